@@ -1,0 +1,77 @@
+"""Gapless, auditable numbering of business documents for SQLAlchemy 2.x.
+
+See the documentation of :class:`Sequencing` and :class:`SequenceManager`.
+"""
+
+from __future__ import annotations
+
+from .definitions import SequenceDefinition
+from .dialects import CounterStrategy
+from .dialects import register_dialect_strategy
+from .enums import GapPolicy
+from .enums import OverflowBehavior
+from .enums import ResetPeriod
+from .errors import ConfigurationError
+from .errors import DuplicateSequenceError
+from .errors import InvalidCounterValueError
+from .errors import PatternError
+from .errors import ReservationError
+from .errors import SequenceBusyError
+from .errors import SequenceExhaustedError
+from .errors import SequenceLockedError
+from .errors import SequenceNotFoundError
+from .errors import SequencingError
+from .errors import UnsupportedDialectError
+from .manager import SequenceManager
+from .models import AuditMixin
+from .models import CounterMixin
+from .models import GapMixin
+from .models import PatternVersionMixin
+from .models import ReservationMixin
+from .models import SequenceMixin
+from .patterns import Pattern
+from .repositories import ALL_SCOPES
+from .repositories import AuditEntry
+from .repositories import AuditRepository
+from .repositories import CounterRepository
+from .repositories import SequenceRepository
+from .retry import run_in_transaction
+from .sequencing import Sequencing
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALL_SCOPES",
+    "AuditEntry",
+    "AuditMixin",
+    "AuditRepository",
+    "ConfigurationError",
+    "CounterMixin",
+    "CounterRepository",
+    "CounterStrategy",
+    "DuplicateSequenceError",
+    "GapMixin",
+    "GapPolicy",
+    "InvalidCounterValueError",
+    "OverflowBehavior",
+    "Pattern",
+    "PatternError",
+    "PatternVersionMixin",
+    "ReservationError",
+    "ReservationMixin",
+    "ResetPeriod",
+    "SequenceBusyError",
+    "SequenceDefinition",
+    "SequenceExhaustedError",
+    "SequenceLockedError",
+    "SequenceManager",
+    "SequenceMixin",
+    "SequenceNotFoundError",
+    "SequenceRepository",
+    "Sequencing",
+    "SequencingError",
+    "UnsupportedDialectError",
+    "__version__",
+    "register_dialect_strategy",
+    "run_in_transaction",
+]

@@ -1,0 +1,540 @@
+"""Drawing numbers: the fast path, the slow path and preview, from one plan.
+
+Every number comes from :func:`plan_allocation`, a pure function of the definition
+and the counter's state; the slow path runs it on the locked counter, ``preview``
+on the unlocked one, so ``preview`` returns what ``generate`` would return and
+raises what it would raise.  The fast path covers the common definition (no
+count-based reset, no series switch): there the dialect's one-statement counter does
+the same arithmetic (``value + step``) in SQL, checking that the definition it
+was planned with is still current.
+
+Definitions are cached per engine and checked by every counter statement against
+the row's ``revision`` token, which every change replaces: a stale copy never issues a
+number, it sends the allocation down the slow path, which re-reads the definition
+under a share lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
+
+from .definitions import SequenceDefinition
+from .definitions import normalize_name
+from .definitions import normalize_scope
+from .dialects.base import AuditSpec
+from .dialects.base import CounterKey
+from .dialects.base import CounterState
+from .dialects.base import ErrorKind
+from .dialects.base import _Busy
+from .enums import OverflowBehavior
+from .enums import ResetPeriod
+from .errors import ConfigurationError
+from .errors import PatternError
+from .errors import SequenceBusyError
+from .errors import SequenceExhaustedError
+from .errors import SequenceLockedError
+from .errors import SequenceNotFoundError
+from .errors import describe
+from .patterns import Pattern
+from .periods import document_day
+from .periods import period_key
+from .types import utcnow
+
+if TYPE_CHECKING:
+    from .sequencing import Sequencing
+
+__all__ = ["Allocator", "Issued", "plan_allocation"]
+
+
+@dataclass(frozen=True)
+class Issued:
+    """One number drawn from a counter."""
+
+    number: str
+    value: int
+    cycle: int
+    period: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    values: list[tuple[int, int]]
+    """(counter value, cycle) of each number, in order."""
+    state: CounterState
+    events: list[tuple[str, dict[str, Any]]]
+
+
+def capacity_of(definition: SequenceDefinition, pattern: Pattern) -> int | None:
+    """Where the counter must stop, or ``None`` when it may grow without bound."""
+    if definition.overflow is OverflowBehavior.EXTEND_PADDING:
+        return None
+    return pattern.capacity
+
+
+def plan_allocation(
+    definition: SequenceDefinition,
+    state: CounterState | None,
+    count: int,
+    capacity: int | None,
+    *,
+    scope: str,
+) -> Plan:
+    """The next ``count`` values after ``state``; raises if the counter is exhausted."""
+    step, start, limit = definition.step, definition.start, definition.reset_limit
+    value, cycle = (state.value, state.cycle) if state is not None else (start - step, 1)
+    values: list[tuple[int, int]] = []
+    events: list[tuple[str, dict[str, Any]]] = []
+    for _ in range(count):
+        following = value + step
+        if limit is not None and value >= start and (value - start) // step + 1 >= limit:
+            following, cycle = start, cycle + 1
+            events.append(("counter_reset", {"reason": "reset_limit", "cycle": cycle}))
+        if capacity is not None and following > capacity:
+            if definition.overflow is not OverflowBehavior.SWITCH_PATTERN:
+                raise SequenceExhaustedError(
+                    f"{describe(definition.name, scope)} is exhausted: the next value "
+                    f"{following} does not fit the pattern's capacity of {capacity}; widen "
+                    "{COUNTER:N} with update(), or set overflow='extend_padding' or "
+                    "'switch_pattern'",
+                    sequence=definition.name,
+                    scope=scope,
+                )
+            following, cycle = start, cycle + 1
+            events.append(("series_switched", {"cycle": cycle, "capacity": capacity}))
+        values.append((following, cycle))
+        value = following
+    return Plan(values, CounterState(value, cycle), events)
+
+
+def series_label(cycle: int) -> str:
+    """``''`` for the first series, then ``A`` ... ``Z``, ``AA`` ..."""
+    label = ""
+    n = cycle - 1
+    while n > 0:
+        n, rest = divmod(n - 1, 26)
+        label = chr(ord("A") + rest) + label
+    return label
+
+
+class _DefinitionCache:
+    """Definitions by (name, requested scope), per engine, bounded."""
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self.maxsize = maxsize
+        self._by_engine: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], SequenceDefinition]]
+        self._by_engine = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, engine: Engine, name: str, scope: str) -> SequenceDefinition | None:
+        entries = self._by_engine.get(engine)
+        return None if entries is None else entries.get((name, scope))
+
+    def put(self, engine: Engine, name: str, scope: str, definition: SequenceDefinition) -> None:
+        with self._lock:
+            entries = self._by_engine.setdefault(engine, {})
+            if len(entries) >= self.maxsize:
+                entries.clear()
+            entries[(name, scope)] = definition
+
+    def discard(self, engine: Engine, name: str) -> None:
+        with self._lock:
+            entries = self._by_engine.get(engine)
+            if entries:
+                for key in [k for k in entries if k[0] == name]:
+                    entries.pop(key, None)
+
+
+class Allocator:
+    """Draws numbers for a :class:`~sa_sequencing.Sequencing` on a connection."""
+
+    def __init__(self, sequencing: Sequencing) -> None:
+        self.sequencing = sequencing
+        self.tables = sequencing.tables
+        self.cache = _DefinitionCache()
+        s = self.tables.sequences
+        self._lookup = (
+            select(s)
+            .where(s.c.name == _param("name"), s.c.scope.in_([_param("scope"), ""]))
+            .order_by(s.c.scope.desc())
+            .limit(1)
+        )
+        self._lookup_shared = self._lookup.with_for_update(read=True)
+
+    # -- definitions ---------------------------------------------------------------
+
+    def load(
+        self, conn: Connection, name: str, scope: str, *, shared_lock: bool = False
+    ) -> SequenceDefinition:
+        """The definition serving (name, scope): the scope's own, else the global one."""
+        stmt = self._lookup_shared if shared_lock else self._lookup
+        row = conn.execute(stmt, {"name": name, "scope": scope}).first()
+        if row is None:
+            self.cache.discard(conn.engine, name)
+            raise SequenceNotFoundError(
+                f"{describe(name, scope)} is not defined: define it with "
+                f"define({name!r}, pattern, ...) globally (scope=None) or for this scope",
+                sequence=name,
+                scope=scope,
+            )
+        definition = SequenceDefinition.from_row(row)
+        self.cache.put(conn.engine, name, scope, definition)
+        return definition
+
+    def definition(self, conn: Connection, name: str, scope: str) -> SequenceDefinition:
+        cached = self.cache.get(conn.engine, name, scope)
+        if cached is not None and not cached.is_locked:
+            return cached
+        return self.load(conn, name, scope)
+
+    # -- drawing numbers -------------------------------------------------------------
+
+    def allocate(
+        self,
+        conn: Connection,
+        name: str,
+        scope: object,
+        count: int,
+        *,
+        context: Mapping[str, object] | None,
+        day: date | datetime | None,
+        performed_by: str | None,
+    ) -> list[Issued]:
+        """Draw ``count`` numbers in the connection's transaction."""
+        name = normalize_name(name)
+        scope_key = normalize_scope(scope)
+        _check_count(count)
+        _check_actor(performed_by)
+        _require_transaction(conn, name, scope_key)
+        definition = self.definition(conn, name, scope_key)
+        if definition.is_locked:
+            raise _locked(definition, scope_key)
+        issued = None
+        if self._fast_path_fits(definition):
+            issued = self._fast(conn, definition, scope_key, count, context, day, performed_by)
+        if issued is None:
+            issued = self._slow(conn, name, scope_key, count, context, day, performed_by)
+        return issued
+
+    @staticmethod
+    def _fast_path_fits(definition: SequenceDefinition) -> bool:
+        return (
+            definition.reset_limit is None
+            and definition.overflow is not OverflowBehavior.SWITCH_PATTERN
+        )
+
+    def _fast(
+        self,
+        conn: Connection,
+        definition: SequenceDefinition,
+        scope: str,
+        count: int,
+        context: Mapping[str, object] | None,
+        day_input: date | datetime | None,
+        performed_by: str | None,
+    ) -> list[Issued] | None:
+        day = document_day(day_input, definition.zone)
+        period = period_key(definition.reset_period, day, definition.fiscal_year_start)
+        pattern = self.pattern_for(definition, day)
+        prefix, width, suffix = self._render_parts(definition, pattern, scope, day, context, 1)
+        strategy = self.sequencing.strategy(conn)
+        now = utcnow()
+        data = _audit_data(period, day, context)
+        audit = None
+        if definition.audit_numbers and strategy.fuses_number_audit:
+            audit = AuditSpec(definition.name, scope, prefix, width or 0, suffix, data, performed_by)
+        key = CounterKey(definition.id, scope, period)
+        last = self._locking(
+            conn,
+            definition.name,
+            scope,
+            lambda: strategy.advance(
+                conn,
+                key,
+                revision=definition.revision,
+                count=count,
+                start=definition.start,
+                step=definition.step,
+                capacity=capacity_of(definition, pattern),
+                now=now,
+                audit=audit,
+            ),
+        )
+        if last is None:
+            return None
+        step = definition.step
+        issued = [
+            Issued(_glue(prefix, value, width, suffix), value, 1, period)
+            for value in range(last - (count - 1) * step, last + 1, step)
+        ]
+        events: list[tuple[str, dict[str, Any]]] = []
+        if issued[0].value == definition.start and definition.reset_period is not ResetPeriod.NEVER:
+            events.append(("counter_reset", {"reason": "new period", "period": period}))
+        self._write_audit(
+            conn, definition, scope, issued if audit is None else [], events, data, performed_by, now
+        )
+        return issued
+
+    def _slow(
+        self,
+        conn: Connection,
+        name: str,
+        scope: str,
+        count: int,
+        context: Mapping[str, object] | None,
+        day_input: date | datetime | None,
+        performed_by: str | None,
+    ) -> list[Issued]:
+        definition = self.load(conn, name, scope, shared_lock=True)
+        if definition.is_locked:
+            raise _locked(definition, scope)
+        day = document_day(day_input, definition.zone)
+        period = period_key(definition.reset_period, day, definition.fiscal_year_start)
+        pattern = self.pattern_for(definition, day)
+        # Rendering first checks the context before anything is written.
+        self._render_parts(definition, pattern, scope, day, context, 1)
+        strategy = self.sequencing.strategy(conn)
+        now = utcnow()
+        key = CounterKey(definition.id, scope, period)
+        empty = CounterState(definition.start - definition.step, 1)
+        state = self._locking(
+            conn, name, scope, lambda: strategy.lock_counter(conn, key, empty=empty, now=now)
+        )
+        plan = plan_allocation(
+            definition, state, count, capacity_of(definition, pattern), scope=scope
+        )
+        strategy.write_counter(conn, key, plan.state, now=now)
+        issued = [
+            Issued(self.render(definition, pattern, scope, day, context, value, cycle), value, cycle, period)
+            for value, cycle in plan.values
+        ]
+        events = list(plan.events)
+        if (
+            state.value == empty.value
+            and state.cycle == 1
+            and definition.reset_period is not ResetPeriod.NEVER
+        ):
+            events.insert(0, ("counter_reset", {"reason": "new period", "period": period}))
+        data = _audit_data(period, day, context)
+        self._write_audit(conn, definition, scope, issued, events, data, performed_by, now)
+        return issued
+
+    def preview(
+        self,
+        conn: Connection,
+        name: str,
+        scope: object,
+        *,
+        context: Mapping[str, object] | None,
+        day: date | datetime | None,
+    ) -> Issued:
+        """What :meth:`allocate` would issue next, changing nothing."""
+        name = normalize_name(name)
+        scope_key = normalize_scope(scope)
+        definition = self.load(conn, name, scope_key)
+        if definition.is_locked:
+            raise _locked(definition, scope_key)
+        the_day = document_day(day, definition.zone)
+        period = period_key(definition.reset_period, the_day, definition.fiscal_year_start)
+        pattern = self.pattern_for(definition, the_day)
+        self._render_parts(definition, pattern, scope_key, the_day, context, 1)
+        strategy = self.sequencing.strategy(conn)
+        state = strategy.read_counter(conn, CounterKey(definition.id, scope_key, period))
+        plan = plan_allocation(
+            definition, state, 1, capacity_of(definition, pattern), scope=scope_key
+        )
+        value, cycle = plan.values[0]
+        number = self.render(definition, pattern, scope_key, the_day, context, value, cycle)
+        return Issued(number, value, cycle, period)
+
+    # -- rendering -------------------------------------------------------------------
+
+    def pattern_for(self, definition: SequenceDefinition, day: date) -> Pattern:
+        """The pattern in force for documents dated ``day``."""
+        return definition.compiled
+
+    def render(
+        self,
+        definition: SequenceDefinition,
+        pattern: Pattern,
+        scope: str,
+        day: date,
+        context: Mapping[str, object] | None,
+        value: int,
+        cycle: int,
+    ) -> str:
+        prefix, width, suffix = self._render_parts(definition, pattern, scope, day, context, cycle)
+        return _glue(prefix, value, width, suffix)
+
+    @staticmethod
+    def _render_parts(
+        definition: SequenceDefinition,
+        pattern: Pattern,
+        scope: str,
+        day: date,
+        context: Mapping[str, object] | None,
+        cycle: int,
+    ) -> tuple[str, int | None, str]:
+        if context is not None and not isinstance(context, Mapping):
+            raise TypeError(f"context must be a mapping or None, not {type(context).__name__}")
+        try:
+            prefix, width, suffix = pattern.render_around_counter(
+                day=day,
+                context=context,
+                fiscal_year_start=definition.fiscal_year_start,
+                cycle=cycle,
+            )
+        except PatternError as exc:
+            raise PatternError(
+                f"{describe(definition.name, scope)}: {exc}", sequence=definition.name, scope=scope
+            ) from exc
+        if cycle > 1 and definition.overflow is OverflowBehavior.SWITCH_PATTERN:
+            # The next series: 'INV-0001' becomes 'INV-A-0001' (one separator, not two).
+            separator = prefix[-1:] if prefix[-1:] and not prefix[-1:].isalnum() else "-"
+            prefix = f"{prefix}{series_label(cycle)}{separator}"
+        return prefix, width, suffix
+
+    # -- audit and errors ----------------------------------------------------------
+
+    def _write_audit(
+        self,
+        conn: Connection,
+        definition: SequenceDefinition,
+        scope: str,
+        issued: list[Issued],
+        events: list[tuple[str, dict[str, Any]]],
+        data: dict[str, Any],
+        performed_by: str | None,
+        now: datetime,
+    ) -> None:
+        rows = [
+            {
+                "sequence_name": definition.name,
+                "scope": scope,
+                "event": event,
+                "number": None,
+                "counter_value": None,
+                "data": details,
+                "performed_by": performed_by,
+                "created_at": now,
+            }
+            for event, details in events
+        ]
+        if definition.audit_numbers:
+            rows.extend(
+                {
+                    "sequence_name": definition.name,
+                    "scope": scope,
+                    "event": "number_generated",
+                    "number": item.number,
+                    "counter_value": item.value,
+                    "data": data,
+                    "performed_by": performed_by,
+                    "created_at": now,
+                }
+                for item in issued
+            )
+        if rows:
+            conn.execute(insert(self.tables.audits), rows)
+
+    def _locking(self, conn: Connection, name: str, scope: str, action: Any) -> Any:
+        try:
+            return self.sequencing.strategy(conn).run_locking(conn, name, action)
+        except _Busy as busy:
+            if busy.kind is ErrorKind.SERIALIZATION:
+                raise SequenceBusyError(
+                    f"{describe(name, scope)}: the database rolled the transaction back "
+                    "(serialization failure or deadlock) while it waited for the counter; "
+                    "run the whole transaction again (sa_sequencing.run_in_transaction "
+                    "does that for you)",
+                    sequence=name,
+                    scope=scope,
+                    retryable=True,
+                ) from busy.__cause__
+            raise SequenceBusyError(
+                f"{describe(name, scope)}: the counter stayed locked by other transactions "
+                f"through {busy.attempts} lock waits; keep transactions that draw numbers "
+                "short, raise lock_timeout/lock_retries, or try again later",
+                sequence=name,
+                scope=scope,
+            ) from busy.__cause__
+
+
+def _param(name: str) -> Any:
+    from sqlalchemy import String
+    from sqlalchemy import bindparam
+
+    return bindparam(name, type_=String)
+
+
+def _glue(prefix: str, value: int, width: int | None, suffix: str) -> str:
+    digits = str(value)
+    if width:
+        digits = digits.zfill(width)
+    return f"{prefix}{digits}{suffix}"
+
+
+def _audit_data(period: str, day: date, context: Mapping[str, object] | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"date": day.isoformat()}
+    if period:
+        data["period"] = period
+    if context:
+        data["context"] = {str(k): v for k, v in context.items()}
+    return data
+
+
+def _locked(definition: SequenceDefinition, scope: str) -> SequenceLockedError:
+    return SequenceLockedError(
+        f"{describe(definition.name, scope)} is locked and issues no numbers: unlock it with "
+        f"unlock({definition.name!r}{', scope=' + repr(definition.scope) if definition.scope else ''})",
+        sequence=definition.name,
+        scope=scope,
+    )
+
+
+def _check_count(count: object) -> None:
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise TypeError(f"count must be an int, not {type(count).__name__}")
+    if count < 1:
+        raise ValueError(f"count must be at least 1, not {count}")
+
+
+def _check_actor(performed_by: object) -> None:
+    if performed_by is not None and not isinstance(performed_by, str):
+        raise TypeError(f"performed_by must be a str or None, not {type(performed_by).__name__}")
+    if isinstance(performed_by, str) and len(performed_by) > 255:
+        raise ValueError("performed_by is longer than 255 characters")
+
+
+def _require_transaction(conn: Connection, name: str, scope: str) -> None:
+    """Refuse a connection whose statements commit one by one: the number would be
+    consumed at once and a later rollback could not give it back."""
+    autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT" or (
+        getattr(conn.dialect, "_on_connect_isolation_level", None) == "AUTOCOMMIT"
+        and "isolation_level" not in conn.get_execution_options()
+    )
+    if not autocommit and conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        autocommit = getattr(raw, "isolation_level", "") is None and not getattr(
+            raw, "in_transaction", True
+        )
+    if autocommit:
+        raise ConfigurationError(
+            f"{describe(name, scope)}: numbers must be drawn inside a transaction that can "
+            "hold the counter's lock until it commits, but this connection is in autocommit "
+            "mode; use a Session/connection with a normal isolation level (for SQLite "
+            "without the driver's transactions, install sa_sequencing.sqlite.begin_immediate)",
+            sequence=name,
+            scope=scope,
+        )

@@ -1,0 +1,290 @@
+"""Sequence definitions: the validated, immutable view of a ``sequences`` row.
+
+:func:`validate_options` is the single gate every definition passes through, on
+``define`` and on ``update`` alike, so a definition in the table is always one
+that can issue numbers without repeating them (unless the caller opted in with
+``allow_repeats=True``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .enums import GapPolicy
+from .enums import OverflowBehavior
+from .enums import ResetPeriod
+from .errors import ConfigurationError
+from .errors import PatternError
+from .errors import describe
+from .models import NAME_LENGTH
+from .models import PATTERN_LENGTH
+from .models import SCOPE_LENGTH
+from .patterns import Pattern
+from .periods import zone
+
+__all__ = ["SequenceDefinition", "normalize_name", "normalize_scope", "validate_options"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_COUNTER = 2**63 - 1
+
+#: Options of ``define`` and ``update`` and their defaults.
+DEFAULTS: dict[str, Any] = {
+    "reset_period": ResetPeriod.NEVER,
+    "reset_limit": None,
+    "step": 1,
+    "start": 1,
+    "gap_policy": GapPolicy.ALLOW_GAPS,
+    "overflow": OverflowBehavior.THROW_EXCEPTION,
+    "exhaustion_threshold": 90,
+    "timezone": "UTC",
+    "fiscal_year_start": 1,
+    "cache_size": 0,
+    "audit_numbers": True,
+    "allow_repeats": False,
+    "metadata": None,
+}
+
+#: Options that change which counter a document draws from; fixed once numbers exist.
+COUNTING_OPTIONS = frozenset({"reset_period", "reset_limit", "fiscal_year_start"})
+
+
+def normalize_name(name: object) -> str:
+    """Check a sequence name: a non-empty string of at most 100 characters."""
+    if not isinstance(name, str):
+        raise TypeError(f"sequence name must be a str, not {type(name).__name__}")
+    if not name.strip() or name != name.strip() or _CONTROL.search(name):
+        raise ConfigurationError(
+            f"invalid sequence name {name!r}: give a non-empty name without surrounding "
+            "blanks or control characters"
+        )
+    if len(name) > NAME_LENGTH:
+        raise ConfigurationError(
+            f"sequence name {name[:20]!r}... is {len(name)} characters long: "
+            f"the limit is {NAME_LENGTH}"
+        )
+    return name
+
+
+def normalize_scope(scope: object) -> str:
+    """The stored key of a scope: ``""`` for the global scope (``None``)."""
+    if scope is None:
+        return ""
+    if isinstance(scope, bool) or not isinstance(scope, (str, int)):
+        raise TypeError(f"scope must be a str, an int or None, not {type(scope).__name__}")
+    text = str(scope)
+    if not text.strip() or text != text.strip() or _CONTROL.search(text):
+        raise ConfigurationError(
+            f"invalid scope {scope!r}: give a non-empty identifier, or scope=None for the "
+            "global scope"
+        )
+    if len(text) > SCOPE_LENGTH:
+        raise ConfigurationError(
+            f"scope {text[:20]!r}... is {len(text)} characters long: the limit is {SCOPE_LENGTH}"
+        )
+    return text
+
+
+def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COUNTER) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{option} must be an int, not {type(value).__name__}")
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(f"invalid {option} {value}: must be between {minimum} and {maximum}")
+    return value
+
+
+def _flag(value: object, option: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{option} must be True or False, not {type(value).__name__}")
+    return value
+
+
+def validate_options(name: str, scope: str, pattern: object, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a whole definition and return its column values.
+
+    ``options`` holds every key of :data:`DEFAULTS`.  Raises before anything is
+    written: :class:`TypeError` for a value of the wrong type,
+    :class:`~sa_sequencing.ConfigurationError` or :class:`~sa_sequencing.PatternError`
+    (both also :class:`ValueError`) for a value that cannot work.
+    """
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+    where = describe(name, scope)
+    if not isinstance(pattern, str):
+        raise TypeError(f"pattern must be a str, not {type(pattern).__name__}")
+    if len(pattern) > PATTERN_LENGTH:
+        raise PatternError(
+            f"{where}: pattern is {len(pattern)} characters long, the limit is {PATTERN_LENGTH}",
+            sequence=name,
+            scope=scope,
+        )
+    try:
+        compiled = Pattern.compile(pattern)
+    except PatternError as exc:
+        raise PatternError(f"{where}: {exc}", sequence=name, scope=scope) from exc
+    values: dict[str, Any] = {
+        "pattern": pattern,
+        "reset_period": ResetPeriod.coerce(options["reset_period"], field="reset_period").value,
+        "gap_policy": GapPolicy.coerce(options["gap_policy"], field="gap_policy").value,
+        "overflow": OverflowBehavior.coerce(options["overflow"], field="overflow").value,
+        "step": _integer(options["step"], "step", minimum=1, maximum=2**31 - 1),
+        "start": _integer(options["start"], "start", minimum=0),
+        "exhaustion_threshold": _integer(
+            options["exhaustion_threshold"], "exhaustion_threshold", minimum=1, maximum=100
+        ),
+        "fiscal_year_start": _integer(
+            options["fiscal_year_start"], "fiscal_year_start", minimum=1, maximum=12
+        ),
+        "cache_size": _integer(options["cache_size"], "cache_size", minimum=0, maximum=2**31 - 1),
+        "audit_numbers": _flag(options["audit_numbers"], "audit_numbers"),
+        "allow_repeats": _flag(options["allow_repeats"], "allow_repeats"),
+    }
+    limit = options["reset_limit"]
+    values["reset_limit"] = None if limit is None else _integer(
+        limit, "reset_limit", minimum=1, maximum=2**31 - 1
+    )
+    tz = options["timezone"]
+    if not isinstance(tz, str):
+        raise TypeError(f"timezone must be an IANA name (str), not {type(tz).__name__}")
+    zone(tz)
+    values["timezone"] = tz
+    metadata = options["metadata"]
+    if metadata is not None:
+        if not isinstance(metadata, Mapping):
+            raise TypeError(f"metadata must be a mapping or None, not {type(metadata).__name__}")
+        try:
+            json.dumps(dict(metadata))
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"{where}: metadata is not JSON-serialisable: {exc}") from exc
+        metadata = dict(metadata)
+    values["metadata_"] = metadata
+
+    if values["cache_size"]:
+        raise ConfigurationError(
+            f"{where}: cache_size={values['cache_size']} asks for the gap-tolerant block mode, "
+            "which this version does not provide yet; use cache_size=0 (gapless)",
+            sequence=name,
+            scope=scope,
+        )
+    if compiled.capacity is not None and values["start"] > compiled.capacity:
+        raise ConfigurationError(
+            f"{where}: start {values['start']} does not fit {{COUNTER:{compiled.counter_width}}} "
+            f"(capacity {compiled.capacity}); widen the counter or lower start",
+            sequence=name,
+            scope=scope,
+        )
+    if not values["allow_repeats"]:
+        missing = compiled.missing_reset_tokens(
+            values["reset_period"], fiscal_year_start=values["fiscal_year_start"]
+        )
+        if missing:
+            raise ConfigurationError(
+                f"{where}: a {values['reset_period']} reset would repeat numbers with pattern "
+                f"{pattern!r}: {missing} (or pass allow_repeats=True if repeats are intended)",
+                sequence=name,
+                scope=scope,
+            )
+        if values["reset_limit"] is not None and "CYCLE" not in compiled.token_names:
+            raise ConfigurationError(
+                f"{where}: reset_limit={values['reset_limit']} restarts the counter, so pattern "
+                f"{pattern!r} would repeat numbers: add a {{CYCLE}} token (or pass "
+                "allow_repeats=True if repeats are intended)",
+                sequence=name,
+                scope=scope,
+            )
+    return values
+
+
+@dataclass(frozen=True)
+class SequenceDefinition:
+    """A sequence definition as stored, with its policies as enums."""
+
+    id: int
+    name: str
+    scope: str | None
+    """The definition's own scope; ``None`` for a global (template) definition."""
+    pattern: str
+    reset_period: ResetPeriod
+    reset_limit: int | None
+    step: int
+    start: int
+    gap_policy: GapPolicy
+    overflow: OverflowBehavior
+    exhaustion_threshold: int
+    timezone: str
+    fiscal_year_start: int
+    cache_size: int
+    audit_numbers: bool
+    allow_repeats: bool
+    is_locked: bool
+    revision: int
+    metadata: dict[str, Any] | None
+    created_at: datetime | None = field(compare=False)
+    updated_at: datetime | None = field(compare=False)
+
+    @classmethod
+    def from_row(cls, row: Any) -> SequenceDefinition:
+        return cls(
+            id=row.id,
+            name=row.name,
+            scope=row.scope or None,
+            pattern=row.pattern,
+            reset_period=ResetPeriod(row.reset_period),
+            reset_limit=row.reset_limit,
+            step=row.step,
+            start=row.start,
+            gap_policy=GapPolicy(row.gap_policy),
+            overflow=OverflowBehavior(row.overflow),
+            exhaustion_threshold=row.exhaustion_threshold,
+            timezone=row.timezone,
+            fiscal_year_start=row.fiscal_year_start,
+            cache_size=row.cache_size,
+            audit_numbers=bool(row.audit_numbers),
+            allow_repeats=bool(row.allow_repeats),
+            is_locked=bool(row.is_locked),
+            revision=row.revision,
+            metadata=row.metadata,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @cached_property
+    def compiled(self) -> Pattern:
+        return Pattern.compile(self.pattern)
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+    @property
+    def scope_key(self) -> str:
+        return self.scope or ""
+
+    def describe(self, scope: str | None = None) -> str:
+        return describe(self.name, scope if scope is not None else self.scope)
+
+    def options(self) -> dict[str, Any]:
+        """The definition's options, as ``define`` takes them."""
+        return {
+            "reset_period": self.reset_period,
+            "reset_limit": self.reset_limit,
+            "step": self.step,
+            "start": self.start,
+            "gap_policy": self.gap_policy,
+            "overflow": self.overflow,
+            "exhaustion_threshold": self.exhaustion_threshold,
+            "timezone": self.timezone,
+            "fiscal_year_start": self.fiscal_year_start,
+            "cache_size": self.cache_size,
+            "audit_numbers": self.audit_numbers,
+            "allow_repeats": self.allow_repeats,
+            "metadata": self.metadata,
+        }

@@ -1,0 +1,317 @@
+"""The generic counter strategy, and what every dialect strategy provides.
+
+A strategy knows how to advance one counter row on one kind of database with as few
+round trips as the database allows.  The counter row stays locked from the counter
+statement until the caller's transaction ends, so every round trip spent while it is
+held divides throughput under contention; the dialect subclasses therefore do the
+whole job (guard, create-on-first-use, increment, read back) in one statement.
+
+:class:`CounterStrategy` itself is the fallback for any other database:
+``SELECT ... FOR UPDATE``, an ``INSERT`` under a savepoint on first use, and an
+``UPDATE``.  Subclasses register themselves by their ``__dialect__`` name.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+from typing import TypeVar
+
+from sqlalchemy import BigInteger
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import bindparam
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import IntegrityError
+
+from ..types import UTCDateTime
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..sequencing import SequencingTables
+    from ..stats import LockStats
+
+__all__ = ["AuditSpec", "CounterKey", "CounterState", "CounterStrategy", "ErrorKind"]
+
+_T = TypeVar("_T")
+
+#: Largest value a counter may take (BIGINT).
+MAX_VALUE = 2**63 - 1
+
+_registry: dict[str, type[CounterStrategy]] = {}
+
+
+class ErrorKind(enum.Enum):
+    """How a database error bears on the counter statement."""
+
+    LOCK_TIMEOUT = "lock_timeout"
+    """The lock wait ran out; the statement (not the transaction) may be run again."""
+    SERIALIZATION = "serialization"
+    """A serialization failure or deadlock: the transaction must be run again."""
+
+
+@dataclass(frozen=True)
+class CounterKey:
+    sequence_id: int
+    scope: str
+    period: str
+
+
+@dataclass(frozen=True)
+class CounterState:
+    value: int
+    """The last issued value (``start - step`` when nothing was issued yet)."""
+    cycle: int
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    """What a per-number audit row says, for strategies that write it in the counter
+    statement itself."""
+
+    sequence_name: str
+    scope: str
+    prefix: str
+    width: int
+    suffix: str
+    data: Any
+    performed_by: str | None
+
+
+class CounterStrategy:
+    """Generic strategy: ``SELECT ... FOR UPDATE`` then ``UPDATE``."""
+
+    __dialect__: ClassVar[str] = "default"
+    #: whether :meth:`advance` writes the per-number audit rows itself
+    fuses_number_audit: ClassVar[bool] = False
+    #: whether ``FOR UPDATE SKIP LOCKED`` can be used
+    supports_skip_locked: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "__dialect__" in cls.__dict__:
+            _registry[cls.__dialect__] = cls
+
+    def __init__(
+        self,
+        tables: SequencingTables,
+        dialect: Dialect,
+        *,
+        lock_timeout: float | None = None,
+        lock_retries: int = 3,
+        stats: LockStats | None = None,
+    ) -> None:
+        self.tables = tables
+        self.dialect = dialect
+        self.lock_timeout = lock_timeout
+        self.lock_retries = lock_retries
+        self.stats = stats
+        c = tables.counters
+        self._key_clause = (
+            (c.c.sequence_id == bindparam("sequence_id", type_=Integer))
+            & (c.c.scope == bindparam("scope", type_=String))
+            & (c.c.period == bindparam("period", type_=String))
+        )
+        self._read = select(c.c.value, c.c.cycle).where(self._key_clause)
+        self._read_locked = self._read.with_for_update()
+        self._write = (
+            update(c)
+            .where(self._key_clause)
+            .values(
+                value=bindparam("new_value", type_=BigInteger),
+                cycle=bindparam("new_cycle", type_=Integer),
+                updated_at=bindparam("now", type_=UTCDateTime),
+            )
+        )
+        self._insert_empty = insert(c).values(
+            sequence_id=bindparam("sequence_id", type_=Integer),
+            scope=bindparam("scope", type_=String),
+            period=bindparam("period", type_=String),
+            value=bindparam("new_value", type_=BigInteger),
+            cycle=bindparam("new_cycle", type_=Integer),
+            updated_at=bindparam("now", type_=UTCDateTime),
+        )
+        s = tables.sequences
+        self._revision = select(s.c.revision).where(s.c.id == bindparam("sequence_id", type_=Integer))
+
+    # -- the hot path -----------------------------------------------------------------
+
+    def advance(
+        self,
+        conn: Connection,
+        key: CounterKey,
+        *,
+        revision: int,
+        count: int,
+        start: int,
+        step: int,
+        capacity: int | None,
+        now: datetime,
+        audit: AuditSpec | None = None,
+    ) -> int | None:
+        """Advance the counter by ``count`` numbers and return the last one.
+
+        Returns ``None``, having changed nothing, when the definition's revision is no
+        longer ``revision`` (it was changed, locked or deleted) or when the numbers
+        would pass ``capacity``: the caller then takes the slow path.
+        """
+        if conn.execute(self._revision, {"sequence_id": key.sequence_id}).scalar() != revision:
+            return None
+        state = self.lock_counter(conn, key, empty=CounterState(start - step, 1), now=now)
+        last = state.value + count * step
+        if capacity is not None and last > capacity:
+            return None
+        self.write_counter(conn, key, CounterState(last, state.cycle), now=now)
+        return last
+
+    # -- the slow path and preview ----------------------------------------------------
+
+    def read_counter(self, conn: Connection, key: CounterKey) -> CounterState | None:
+        """The counter's state without locking it (for ``preview``)."""
+        row = conn.execute(self._read, self._params(key)).first()
+        return None if row is None else CounterState(row.value, row.cycle)
+
+    def lock_counter(
+        self, conn: Connection, key: CounterKey, *, empty: CounterState, now: datetime
+    ) -> CounterState:
+        """Lock the counter row until the transaction ends, creating it if missing."""
+        params = self._params(key)
+        row = conn.execute(self._read_locked, params).first()
+        if row is None:
+            # A concurrent first use inserts the same key: the loser's INSERT fails,
+            # and the savepoint keeps its transaction usable.
+            with self.savepoint(conn) as rollback:
+                try:
+                    conn.execute(
+                        self._insert_empty,
+                        {**params, "new_value": empty.value, "new_cycle": empty.cycle, "now": now},
+                    )
+                except IntegrityError:
+                    rollback()
+            row = conn.execute(self._read_locked, params).one()
+        return CounterState(row.value, row.cycle)
+
+    def write_counter(
+        self, conn: Connection, key: CounterKey, state: CounterState, *, now: datetime
+    ) -> None:
+        conn.execute(
+            self._write,
+            {**self._params(key), "new_value": state.value, "new_cycle": state.cycle, "now": now},
+        )
+
+    # -- locks, timeouts, retries --------------------------------------------------
+
+    def classify(self, exc: DBAPIError) -> ErrorKind | None:
+        """Tell a lock timeout or serialization failure from other errors."""
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if code in ("40001", "40P01"):
+            return ErrorKind.SERIALIZATION
+        if code == "55P03":
+            return ErrorKind.LOCK_TIMEOUT
+        return None
+
+    def prepare_lock_wait(self, conn: Connection) -> None:
+        """Apply the configured lock timeout to the connection (dialect specific)."""
+
+    @property
+    def retry_needs_savepoint(self) -> bool:
+        """Whether a timed-out statement aborts the transaction unless under a savepoint."""
+        return False
+
+    def run_locking(self, conn: Connection, sequence: str, action: Callable[[], _T]) -> _T:
+        """Run a statement that waits for the counter lock, retrying lock timeouts.
+
+        Lock timeouts are retried ``lock_retries`` times; serialization failures are
+        not (the database has doomed the transaction).  Either way the caller gets the
+        :class:`~sa_sequencing.errors.SequenceBusyError` built by ``busy_error``.
+        """
+        self.prepare_lock_wait(conn)
+        attempt = 0
+        while True:
+            began = time.perf_counter()
+            try:
+                if self.retry_needs_savepoint:
+                    with self.savepoint(conn) as rollback:
+                        try:
+                            result = action()
+                        except DBAPIError:
+                            rollback()
+                            raise
+                else:
+                    result = action()
+            except DBAPIError as exc:
+                kind = self.classify(exc)
+                if self.stats is not None:
+                    self.stats.record(sequence, time.perf_counter() - began, failed=True)
+                if kind is ErrorKind.LOCK_TIMEOUT and attempt < self.lock_retries:
+                    attempt += 1
+                    time.sleep(min(0.05 * attempt, 0.5))
+                    continue
+                if kind is None:
+                    raise
+                raise _Busy(kind, attempt + 1) from exc
+            if self.stats is not None:
+                self.stats.record(sequence, time.perf_counter() - began)
+            return result
+
+    # -- helpers ----------------------------------------------------------------------
+
+    @staticmethod
+    def _params(key: CounterKey) -> dict[str, Any]:
+        return {"sequence_id": key.sequence_id, "scope": key.scope, "period": key.period}
+
+    def savepoint(self, conn: Connection) -> _Savepoint:
+        return _Savepoint(conn)
+
+
+class _Busy(Exception):
+    """Internal: a lock wait or serialization failure the allocator turns into
+    :class:`~sa_sequencing.errors.SequenceBusyError` with the sequence's name."""
+
+    def __init__(self, kind: ErrorKind, attempts: int) -> None:
+        super().__init__(kind.value)
+        self.kind = kind
+        self.attempts = attempts
+
+
+class _Savepoint:
+    """A raw savepoint, invisible to the Session's own transaction bookkeeping."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.rolled_back = False
+
+    def __enter__(self) -> Callable[[], None]:
+        self.conn.exec_driver_sql("SAVEPOINT sa_sequencing")
+        return self.rollback
+
+    def rollback(self) -> None:
+        self.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT sa_sequencing")
+        self.rolled_back = True
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is not None and not self.rolled_back:
+            self.rollback()
+        self.conn.exec_driver_sql("RELEASE SAVEPOINT sa_sequencing")
+
+
+def registered_strategy(dialect: Dialect) -> type[CounterStrategy]:
+    """The strategy class for ``dialect``: by name, else the generic fallback."""
+    return _registry.get(dialect.name, CounterStrategy)
+
+
+def register(name: str, cls: type[CounterStrategy]) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, CounterStrategy)):
+        raise TypeError(f"{cls!r} is not a CounterStrategy subclass")
+    _registry[name] = cls

@@ -1,0 +1,154 @@
+"""MySQL and MariaDB: ``INSERT ... SELECT ... ON DUPLICATE KEY UPDATE`` with
+``LAST_INSERT_ID(expr)``.
+
+::
+
+    INSERT INTO sequence_counters (sequence_id, scope, period, value, cycle, updated_at)
+    SELECT :sequence_id, :scope, :period, LAST_INSERT_ID(:first_last), 1, :now
+      FROM sequences WHERE sequences.id = :sequence_id AND sequences.revision = :revision
+    ON DUPLICATE KEY UPDATE value = LAST_INSERT_ID(value + :increment), updated_at = :now
+
+``LAST_INSERT_ID(expr)`` makes the server send the new value back in the statement's
+OK packet (the cursor's ``lastrowid``), so the read-back costs no second round trip.
+A guard miss inserts nothing (row count 0).  MySQL cannot refuse the update
+conditionally and still tell the cases apart, so passing the pattern's capacity is
+undone by a compensating ``UPDATE`` while the row is still locked; it happens once, at
+exhaustion.
+
+Lock waits end with error 1205, which rolls back only the statement (with the default
+``innodb_rollback_on_timeout=OFF``), so they are retried in place.  A configured
+``lock_timeout`` sets ``innodb_lock_wait_timeout`` (whole seconds) on connections that
+draw numbers.  Deadlocks (1213) roll back the whole transaction.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+from typing import ClassVar
+
+from sqlalchemy import BigInteger
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import bindparam
+from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+
+from ..types import UTCDateTime
+from .base import AuditSpec
+from .base import CounterKey
+from .base import CounterState
+from .base import CounterStrategy
+from .base import ErrorKind
+
+__all__ = ["MySQLCounterStrategy"]
+
+
+class MySQLCounterStrategy(CounterStrategy):
+    __dialect__ = "mysql"
+
+    @property
+    def supports_skip_locked(self) -> bool:  # type: ignore[override]
+        # MySQL 8.0.1+ and MariaDB 10.6+
+        version = self.dialect.server_version_info or (0,)
+        if getattr(self.dialect, "is_mariadb", False):
+            return tuple(version[:2]) >= (10, 6)
+        return tuple(version[:3]) >= (8, 0, 1)
+
+    def __init__(self, tables: Any, dialect: Dialect, **kw: Any) -> None:
+        super().__init__(tables, dialect, **kw)
+        c = tables.counters
+        s = tables.sequences
+        now = bindparam("now", type_=UTCDateTime)
+        increment = bindparam("increment", type_=BigInteger)
+        source = select(
+            bindparam("sequence_id", type_=Integer),
+            bindparam("scope", type_=String),
+            bindparam("period", type_=String),
+            func.last_insert_id(bindparam("first_last", type_=BigInteger)),
+            literal(1, Integer),
+            now,
+        ).where(
+            s.c.id == bindparam("sequence_id", type_=Integer),
+            s.c.revision == bindparam("revision", type_=Integer),
+        )
+        self._advance_stmt = (
+            mysql_insert(c)
+            .from_select(["sequence_id", "scope", "period", "value", "cycle", "updated_at"], source)
+            .on_duplicate_key_update(
+                value=func.last_insert_id(c.c.value + increment), updated_at=now
+            )
+        )
+        self._undo_stmt = (
+            update(c).where(self._key_clause).values(value=c.c.value - increment)
+        )
+        self._insert_ignore = self._insert_empty.prefix_with("IGNORE")
+
+    def advance(
+        self,
+        conn: Connection,
+        key: CounterKey,
+        *,
+        revision: int,
+        count: int,
+        start: int,
+        step: int,
+        capacity: int | None,
+        now: datetime,
+        audit: AuditSpec | None = None,
+    ) -> int | None:
+        params = {
+            **self._params(key),
+            "revision": revision,
+            "first_last": start + (count - 1) * step,
+            "increment": count * step,
+            "now": now,
+        }
+        result = conn.execute(self._advance_stmt, params)
+        if result.rowcount == 0:
+            return None
+        last = int(result.lastrowid)
+        if capacity is not None and last > capacity:
+            conn.execute(self._undo_stmt, params)
+            return None
+        return last
+
+    def lock_counter(
+        self, conn: Connection, key: CounterKey, *, empty: CounterState, now: datetime
+    ) -> CounterState:
+        params = self._params(key)
+        row = conn.execute(self._read_locked, params).first()
+        if row is None:
+            conn.execute(
+                self._insert_ignore,
+                {**params, "new_value": empty.value, "new_cycle": empty.cycle, "now": now},
+            )
+            row = conn.execute(self._read_locked, params).one()
+        return CounterState(row.value, row.cycle)
+
+    def classify(self, exc: DBAPIError) -> ErrorKind | None:
+        code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+        if code == 1205:
+            return ErrorKind.LOCK_TIMEOUT
+        if code == 1213:
+            return ErrorKind.SERIALIZATION
+        return None
+
+    def prepare_lock_wait(self, conn: Connection) -> None:
+        if self.lock_timeout is None:
+            return
+        seconds = max(1, math.ceil(self.lock_timeout))
+        if conn.info.get("sa_sequencing.innodb_lock_wait_timeout") != seconds:
+            conn.exec_driver_sql(f"SET SESSION innodb_lock_wait_timeout = {seconds}")
+            conn.info["sa_sequencing.innodb_lock_wait_timeout"] = seconds
+
+
+class MariaDBCounterStrategy(MySQLCounterStrategy):
+    __dialect__ = "mariadb"

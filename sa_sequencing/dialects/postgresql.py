@@ -1,0 +1,153 @@
+"""PostgreSQL: the guarded upsert, with the per-number audit rows written by the same
+statement.
+
+The counter statement becomes a data-modifying CTE and a second CTE inserts one audit
+row per number issued, rendering the number in SQL (``prefix || lpad(value) ||
+suffix``; the rest of the pattern is already known before the statement runs).  So a
+generated number costs one round trip however many rows it writes, and the counter
+row is held for no longer than the floor of one ``UPDATE ... RETURNING``.
+
+Lock timeouts use ``SET LOCAL lock_timeout`` and a savepoint, so a timed-out attempt
+can be retried without aborting the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+from typing import ClassVar
+
+from sqlalchemy import BigInteger
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import bindparam
+from sqlalchemy import cast
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import literal
+from sqlalchemy import select
+from sqlalchemy import true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Connection
+
+from ..types import JSONText
+from ..types import UTCDateTime
+from .base import AuditSpec
+from .base import CounterKey
+from .upsert import UpsertCounterStrategy
+
+__all__ = ["PostgreSQLCounterStrategy"]
+
+
+class PostgreSQLCounterStrategy(UpsertCounterStrategy):
+    __dialect__ = "postgresql"
+    fuses_number_audit: ClassVar[bool] = True
+    supports_skip_locked: ClassVar[bool] = True
+
+    def dialect_insert(self, table: Any) -> Any:
+        return pg_insert(table)
+
+    def _audited_statement(self) -> Any:
+        stmt = getattr(self, "_audited_stmt", None)
+        if stmt is not None:
+            return stmt
+        c = self.tables.counters
+        a = self.tables.audits
+        advanced = self.upsert_advance().returning(c.c.value).cte("advanced")
+        offsets = (
+            func.generate_series(0, bindparam("count", type_=Integer) - 1)
+            .table_valued("n")
+            .render_derived(name="offsets")
+        )
+        value = advanced.c.value - offsets.c.n * bindparam("step", type_=BigInteger)
+        digits = cast(value, Text)
+        width = bindparam("width", type_=Integer)
+        number = (
+            bindparam("prefix", type_=String)
+            + func.lpad(digits, func.greatest(width, func.length(digits)), "0")
+            + bindparam("suffix", type_=String)
+        )
+        rows = (
+            select(
+                bindparam("sequence_name", type_=String),
+                bindparam("scope", type_=String),
+                literal("number_generated", String),
+                number,
+                value,
+                bindparam("data", type_=JSONText),
+                bindparam("performed_by", type_=String),
+                bindparam("now", type_=UTCDateTime),
+            )
+            .select_from(advanced)
+            .join(offsets, true())
+            .order_by(offsets.c.n.desc())
+        )
+        audited = insert(a).from_select(
+            [
+                "sequence_name",
+                "scope",
+                "event",
+                "number",
+                "counter_value",
+                "data",
+                "performed_by",
+                "created_at",
+            ],
+            rows,
+        )
+        stmt = self._audited_stmt = select(advanced.c.value).add_cte(audited.cte("audited"))
+        return stmt
+
+    def advance(
+        self,
+        conn: Connection,
+        key: CounterKey,
+        *,
+        revision: int,
+        count: int,
+        start: int,
+        step: int,
+        capacity: int | None,
+        now: datetime,
+        audit: AuditSpec | None = None,
+    ) -> int | None:
+        if audit is None:
+            return super().advance(
+                conn,
+                key,
+                revision=revision,
+                count=count,
+                start=start,
+                step=step,
+                capacity=capacity,
+                now=now,
+            )
+        params = self.advance_params(key, revision, count, start, step, capacity, now)
+        params.update(
+            count=count,
+            step=step,
+            width=audit.width,
+            prefix=audit.prefix,
+            suffix=audit.suffix,
+            sequence_name=audit.sequence_name,
+            data=audit.data,
+            performed_by=audit.performed_by,
+        )
+        value: int | None = conn.execute(self._audited_statement(), params).scalar()
+        return value
+
+    @property
+    def retry_needs_savepoint(self) -> bool:
+        return self.lock_timeout is not None
+
+    def prepare_lock_wait(self, conn: Connection) -> None:
+        if self.lock_timeout is None:
+            return
+        transaction = conn.get_transaction()
+        if conn.info.get("sa_sequencing.lock_timeout_txn") is transaction:
+            return
+        millis = max(1, math.ceil(self.lock_timeout * 1000))
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{millis}ms'")
+        conn.info["sa_sequencing.lock_timeout_txn"] = transaction

@@ -1,0 +1,91 @@
+"""SQLite: the guarded upsert as the transaction's first write.
+
+SQLite has one writer at a time.  A transaction that reads first and writes later
+cannot always upgrade its lock (in WAL mode it fails at once if another writer
+committed meanwhile), so the counter is always taken by a write: the upsert, or a
+no-op upsert that locks before reading on the slow path.  With Python's ``sqlite3``
+in its default mode, the implicit ``BEGIN`` comes right before that write, so the
+lock is held from the start of the transaction; engines that read and then draw
+numbers in one transaction should use :func:`sa_sequencing.sqlite.begin_immediate`.
+Concurrent writers wait up to ``busy_timeout`` (``timeout=`` of ``sqlite3.connect``,
+5 seconds by default); a wait that runs out is retried ``lock_retries`` times.
+
+SQLite before 3.35 has no ``RETURNING``: the generic strategy is used there, and
+``begin_immediate`` is then required for concurrent use.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from .base import AuditSpec
+from .base import CounterKey
+from .base import CounterState
+from .base import CounterStrategy
+from .base import ErrorKind
+from .upsert import UpsertCounterStrategy
+
+__all__ = ["SQLiteCounterStrategy"]
+
+
+class SQLiteCounterStrategy(UpsertCounterStrategy):
+    __dialect__ = "sqlite"
+
+    def dialect_insert(self, table: Any) -> Any:
+        return sqlite_insert(table)
+
+    @property
+    def _has_returning(self) -> bool:
+        return bool(self.dialect.insert_returning)
+
+    def advance(
+        self,
+        conn: Connection,
+        key: CounterKey,
+        *,
+        revision: int,
+        count: int,
+        start: int,
+        step: int,
+        capacity: int | None,
+        now: datetime,
+        audit: AuditSpec | None = None,
+    ) -> int | None:
+        strategy = super() if self._has_returning else super(UpsertCounterStrategy, self)
+        return strategy.advance(
+            conn,
+            key,
+            revision=revision,
+            count=count,
+            start=start,
+            step=step,
+            capacity=capacity,
+            now=now,
+        )
+
+    def lock_counter(
+        self, conn: Connection, key: CounterKey, *, empty: CounterState, now: datetime
+    ) -> CounterState:
+        if self._has_returning:
+            return super().lock_counter(conn, key, empty=empty, now=now)
+        return CounterStrategy.lock_counter(self, conn, key, empty=empty, now=now)
+
+    def classify(self, exc: DBAPIError) -> ErrorKind | None:
+        message = str(exc.orig).lower()
+        if "database is locked" in message or "database table is locked" in message:
+            return ErrorKind.LOCK_TIMEOUT
+        return None
+
+    def prepare_lock_wait(self, conn: Connection) -> None:
+        if self.lock_timeout is None:
+            return
+        millis = max(1, math.ceil(self.lock_timeout * 1000))
+        if conn.info.get("sa_sequencing.busy_timeout") != millis:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {millis}")
+            conn.info["sa_sequencing.busy_timeout"] = millis

@@ -1,0 +1,157 @@
+"""The one-statement counter shared by databases with ``INSERT ... ON CONFLICT``.
+
+PostgreSQL and SQLite (3.35+) both run::
+
+    INSERT INTO sequence_counters (sequence_id, scope, period, value, cycle, updated_at)
+    SELECT :sequence_id, :scope, :period, :first_last, 1, :now
+      FROM sequences
+     WHERE sequences.id = :sequence_id AND sequences.revision = :revision
+       AND :first_last <= :capacity
+    ON CONFLICT (sequence_id, scope, period)
+    DO UPDATE SET value = sequence_counters.value + :increment, updated_at = :now
+         WHERE sequence_counters.value + :increment <= :capacity
+    RETURNING value
+
+It checks that the cached definition is still current, creates the counter on first
+use, takes the row lock, increments and reads back, in one round trip.  When the
+definition changed, or the numbers would pass the pattern's capacity, it returns no
+row and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import BigInteger
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import bindparam
+from sqlalchemy import literal
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ..types import UTCDateTime
+from .base import MAX_VALUE
+from .base import AuditSpec
+from .base import CounterKey
+from .base import CounterState
+from .base import CounterStrategy
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sqlalchemy.sql.dml import Insert
+
+__all__ = ["UpsertCounterStrategy"]
+
+
+class UpsertCounterStrategy(CounterStrategy):
+    """Shared ``ON CONFLICT`` implementation; subclasses supply :meth:`dialect_insert`."""
+
+    def dialect_insert(self, table: Any) -> Any:
+        raise NotImplementedError
+
+    def upsert_advance(self) -> Insert:
+        """The guarded upsert, without ``RETURNING``."""
+        c = self.tables.counters
+        s = self.tables.sequences
+        capacity = bindparam("capacity", type_=BigInteger)
+        first_last = bindparam("first_last", type_=BigInteger)
+        increment = bindparam("increment", type_=BigInteger)
+        now = bindparam("now", type_=UTCDateTime)
+        source = select(
+            bindparam("sequence_id", type_=Integer),
+            bindparam("scope", type_=String),
+            bindparam("period", type_=String),
+            first_last,
+            literal(1, Integer),
+            now,
+        ).where(
+            s.c.id == bindparam("sequence_id", type_=Integer),
+            s.c.revision == bindparam("revision", type_=Integer),
+            first_last <= capacity,
+        )
+        stmt = self.dialect_insert(c).from_select(
+            ["sequence_id", "scope", "period", "value", "cycle", "updated_at"], source
+        )
+        result: Insert = stmt.on_conflict_do_update(
+            index_elements=[c.c.sequence_id, c.c.scope, c.c.period],
+            set_={"value": c.c.value + increment, "updated_at": now},
+            where=(c.c.value + increment) <= capacity,
+        )
+        return result
+
+    def _advance_statement(self) -> Any:
+        stmt = getattr(self, "_advance_stmt", None)
+        if stmt is None:
+            stmt = self._advance_stmt = self.upsert_advance().returning(self.tables.counters.c.value)
+        return stmt
+
+    def advance(
+        self,
+        conn: Connection,
+        key: CounterKey,
+        *,
+        revision: int,
+        count: int,
+        start: int,
+        step: int,
+        capacity: int | None,
+        now: datetime,
+        audit: AuditSpec | None = None,
+    ) -> int | None:
+        params = self.advance_params(key, revision, count, start, step, capacity, now)
+        value: int | None = conn.execute(self._advance_statement(), params).scalar()
+        return value
+
+    @staticmethod
+    def advance_params(
+        key: CounterKey,
+        revision: int,
+        count: int,
+        start: int,
+        step: int,
+        capacity: int | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        return {
+            "sequence_id": key.sequence_id,
+            "scope": key.scope,
+            "period": key.period,
+            "revision": revision,
+            "first_last": start + (count - 1) * step,
+            "increment": count * step,
+            "capacity": MAX_VALUE if capacity is None else capacity,
+            "now": now,
+        }
+
+    def lock_counter(
+        self, conn: Connection, key: CounterKey, *, empty: CounterState, now: datetime
+    ) -> CounterState:
+        # A write first: on SQLite this takes the database's write lock at once (a
+        # read first would let another writer slip in and make the upgrade fail).
+        stmt = getattr(self, "_lock_stmt", None)
+        if stmt is None:
+            c = self.tables.counters
+            stmt = self._lock_stmt = (
+                self.dialect_insert(c)
+                .values(
+                    sequence_id=bindparam("sequence_id", type_=Integer),
+                    scope=bindparam("scope", type_=String),
+                    period=bindparam("period", type_=String),
+                    value=bindparam("new_value", type_=BigInteger),
+                    cycle=bindparam("new_cycle", type_=Integer),
+                    updated_at=bindparam("now", type_=UTCDateTime),
+                )
+                .on_conflict_do_update(
+                    index_elements=[c.c.sequence_id, c.c.scope, c.c.period],
+                    set_={"value": c.c.value},
+                )
+                .returning(c.c.value, c.c.cycle)
+            )
+        row = conn.execute(
+            stmt,
+            {**self._params(key), "new_value": empty.value, "new_cycle": empty.cycle, "now": now},
+        ).one()
+        return CounterState(row.value, row.cycle)

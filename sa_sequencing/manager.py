@@ -1,0 +1,348 @@
+"""The :class:`SequenceManager`: everything a caller does with sequences, in the
+caller's transaction.
+
+A manager is cheap: ``sequencing.manager(session)`` per unit of work.  Nothing it
+does commits: definitions, numbers and audit rows become permanent when the
+session's transaction commits, and a rollback takes them all back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from datetime import datetime
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .definitions import COUNTING_OPTIONS
+from .definitions import DEFAULTS
+from .definitions import SequenceDefinition
+from .definitions import normalize_name
+from .definitions import normalize_scope
+from .definitions import validate_options
+from .enums import GapPolicy
+from .enums import OverflowBehavior
+from .enums import ResetPeriod
+from .errors import ConfigurationError
+from .errors import PatternError
+from .errors import SequenceNotFoundError
+from .errors import describe
+from .repositories import ALL_SCOPES
+from .repositories import AuditEntry
+from .repositories import AuditRepository
+from .repositories import CounterRepository
+from .repositories import SequenceRepository
+
+if TYPE_CHECKING:
+    from .sequencing import Sequencing
+
+__all__ = ["SequenceManager"]
+
+
+class SequenceManager:
+    """Define sequences and draw numbers from them within one :class:`Session`."""
+
+    def __init__(self, sequencing: Sequencing, session: Session) -> None:
+        self.sequencing = sequencing
+        self.session = session
+        tables = sequencing.tables
+        self.sequences = SequenceRepository(session, tables)
+        self.counters = CounterRepository(session, tables)
+        self.audits = AuditRepository(session, tables)
+
+    @property
+    def _connection(self) -> Any:
+        return self.session.connection(
+            bind_arguments={"mapper": self.sequencing.tables.sequence_class}
+        )
+
+    # -- definitions -------------------------------------------------------------------
+
+    def define(
+        self,
+        name: str,
+        pattern: str,
+        *,
+        scope: str | None = None,
+        reset_period: ResetPeriod | str = ResetPeriod.NEVER,
+        reset_limit: int | None = None,
+        step: int = 1,
+        start: int = 1,
+        gap_policy: GapPolicy | str = GapPolicy.ALLOW_GAPS,
+        overflow: OverflowBehavior | str = OverflowBehavior.THROW_EXCEPTION,
+        exhaustion_threshold: int = 90,
+        timezone: str = "UTC",
+        fiscal_year_start: int = 1,
+        cache_size: int = 0,
+        audit_numbers: bool = True,
+        allow_repeats: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+        performed_by: str | None = None,
+    ) -> SequenceDefinition:
+        """Create a definition; :class:`~sa_sequencing.DuplicateSequenceError` if it exists.
+
+        ``scope=None`` makes a global definition, the template for every scope that has
+        none of its own (each scope still counts on its own counter).
+        """
+        name = normalize_name(name)
+        scope_key = normalize_scope(scope)
+        options = {
+            "reset_period": reset_period,
+            "reset_limit": reset_limit,
+            "step": step,
+            "start": start,
+            "gap_policy": gap_policy,
+            "overflow": overflow,
+            "exhaustion_threshold": exhaustion_threshold,
+            "timezone": timezone,
+            "fiscal_year_start": fiscal_year_start,
+            "cache_size": cache_size,
+            "audit_numbers": audit_numbers,
+            "allow_repeats": allow_repeats,
+            "metadata": metadata,
+        }
+        values = validate_options(name, scope_key, pattern, options)
+        definition = self.sequences.create(name, scope_key, values)
+        self.audits.record(
+            name,
+            scope_key,
+            "pattern_created",
+            data={"pattern": pattern, **_jsonable(definition.options())},
+            performed_by=performed_by,
+        )
+        return definition
+
+    def find(self, name: str, *, scope: str | None = None) -> SequenceDefinition | None:
+        """The definition serving ``scope`` (its own, else the global one), or ``None``."""
+        return self.sequences.find(normalize_name(name), normalize_scope(scope))
+
+    def get(self, name: str, *, scope: str | None = None) -> SequenceDefinition:
+        """Like :meth:`find`, but :class:`~sa_sequencing.SequenceNotFoundError` if none."""
+        definition = self.find(name, scope=scope)
+        if definition is None:
+            raise SequenceNotFoundError(
+                f"{describe(name, normalize_scope(scope))} is not defined: define it first",
+                sequence=name,
+                scope=normalize_scope(scope),
+            )
+        return definition
+
+    def list(self, *, scope: Any = ALL_SCOPES) -> list[SequenceDefinition]:
+        """Definitions ordered by name: all of them, or those made for ``scope``
+        (``scope=None``: the global ones)."""
+        if scope is ALL_SCOPES:
+            return self.sequences.list()
+        return self.sequences.list(normalize_scope(scope))
+
+    def _own(self, name: str, scope: str | None, *, for_update: bool = False) -> SequenceDefinition:
+        name = normalize_name(name)
+        scope_key = normalize_scope(scope)
+        definition = self.sequences.get_exact(name, scope_key, for_update=for_update)
+        if definition is None:
+            hint = (
+                "; the global definition serves this scope: pass scope=None to change it, "
+                "or define one for the scope"
+                if scope_key and self.sequences.get_exact(name, "") is not None
+                else ""
+            )
+            raise SequenceNotFoundError(
+                f"{describe(name, scope_key)} is not defined{hint}",
+                sequence=name,
+                scope=scope_key,
+            )
+        return definition
+
+    def update(
+        self,
+        name: str,
+        *,
+        scope: str | None = None,
+        performed_by: str | None = None,
+        **changes: Any,
+    ) -> SequenceDefinition:
+        """Change options (and/or ``pattern``) of the definition made for ``scope``.
+
+        The whole changed definition is validated as ``define`` would; options that
+        decide which counter a document draws from (``reset_period``, ``reset_limit``,
+        ``fiscal_year_start``) cannot change once numbers were issued, because the
+        counters already issued would be orphaned and numbers could repeat.
+        """
+        definition = self._own(name, scope, for_update=True)
+        allowed = set(DEFAULTS) | {"pattern"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise TypeError(
+                f"update() got unknown option(s) {', '.join(sorted(unknown))}; "
+                f"changeable: {', '.join(sorted(allowed))}"
+            )
+        current = definition.options()
+        merged = {**current, **{k: v for k, v in changes.items() if k != "pattern"}}
+        pattern = changes.get("pattern", definition.pattern)
+        values = validate_options(definition.name, definition.scope_key, pattern, merged)
+        old = {"pattern": definition.pattern, **_jsonable(current)}
+        new = {"pattern": values["pattern"], **_jsonable(_options_view(values))}
+        changed = {k: [old[k], new[k]] for k in new if old.get(k) != new[k]}
+        if not changed:
+            return definition
+        counting = sorted(COUNTING_OPTIONS & set(changed))
+        if counting and self.sequences.has_counters(definition):
+            raise ConfigurationError(
+                f"{definition.describe()}: {', '.join(counting)} cannot change once numbers "
+                "were issued (documents already numbered would share counters with new "
+                "ones); define a new sequence instead",
+                sequence=definition.name,
+                scope=definition.scope,
+            )
+        columns = {k: values[k] for k in values if k in changed or (k == "metadata_" and "metadata" in changed)}
+        updated = self.sequences.update(definition, columns)
+        self.audits.record(
+            definition.name,
+            definition.scope_key,
+            "pattern_modified",
+            data={"changes": changed},
+            performed_by=performed_by,
+        )
+        self.sequencing.allocator.cache.discard(self._connection.engine, definition.name)
+        return updated
+
+    def delete(self, name: str, *, scope: str | None = None, performed_by: str | None = None) -> None:
+        """Delete the definition made for ``scope`` with its counters and registries.
+
+        The audit ledger keeps its rows, and gets a ``sequence_deleted`` one.
+        """
+        definition = self._own(name, scope, for_update=True)
+        self.sequences.delete(definition)
+        self.audits.record(
+            definition.name,
+            definition.scope_key,
+            "sequence_deleted",
+            data={"pattern": definition.pattern},
+            performed_by=performed_by,
+        )
+        self.sequencing.allocator.cache.discard(self._connection.engine, definition.name)
+
+    def lock(self, name: str, *, scope: str | None = None, performed_by: str | None = None) -> None:
+        """Freeze a sequence: it issues nothing until :meth:`unlock`."""
+        self._set_locked(name, scope, True, performed_by)
+
+    def unlock(self, name: str, *, scope: str | None = None, performed_by: str | None = None) -> None:
+        """Lift :meth:`lock`."""
+        self._set_locked(name, scope, False, performed_by)
+
+    def _set_locked(self, name: str, scope: str | None, locked: bool, performed_by: str | None) -> None:
+        definition = self._own(name, scope, for_update=True)
+        if definition.is_locked == locked:
+            return
+        self.sequences.update(definition, {"is_locked": locked})
+        self.audits.record(
+            definition.name,
+            definition.scope_key,
+            "sequence_locked" if locked else "sequence_unlocked",
+            performed_by=performed_by,
+        )
+        self.sequencing.allocator.cache.discard(self._connection.engine, definition.name)
+
+    # -- numbers --------------------------------------------------------------------------
+
+    def generate(
+        self,
+        name: str,
+        *,
+        scope: str | None = None,
+        context: Mapping[str, object] | None = None,
+        date: date | datetime | None = None,
+        performed_by: str | None = None,
+    ) -> str:
+        """The next number, drawn in the session's transaction.
+
+        The counter row stays locked until the transaction ends; a rollback gives the
+        number back.  ``date`` is the document date (default: today in the sequence's
+        time zone): it picks the reset period and fills the date tokens.
+        """
+        issued = self.sequencing.allocator.allocate(
+            self._connection, name, scope, 1, context=context, day=date, performed_by=performed_by
+        )
+        return issued[0].number
+
+    def generate_many(
+        self,
+        name: str,
+        count: int,
+        *,
+        scope: str | None = None,
+        context: Mapping[str, object] | None = None,
+        date: date | datetime | None = None,
+        performed_by: str | None = None,
+    ) -> list[str]:
+        """``count`` consecutive numbers, with one counter statement."""
+        issued = self.sequencing.allocator.allocate(
+            self._connection,
+            name,
+            scope,
+            count,
+            context=context,
+            day=date,
+            performed_by=performed_by,
+        )
+        return [item.number for item in issued]
+
+    def preview(
+        self,
+        name: str,
+        *,
+        scope: str | None = None,
+        context: Mapping[str, object] | None = None,
+        date: date | datetime | None = None,
+    ) -> str:
+        """Exactly what :meth:`generate` would return now, changing nothing.
+
+        It raises what :meth:`generate` would raise (locked, exhausted, a missing
+        context variable).  Another transaction may of course draw the number first.
+        """
+        return self.sequencing.allocator.preview(
+            self._connection, name, scope, context=context, day=date
+        ).number
+
+    # -- reading numbers back -------------------------------------------------------------
+
+    def validate(self, name: str, number: str, *, scope: str | None = None) -> bool:
+        """Whether ``number`` has the form of the sequence's pattern."""
+        if not isinstance(number, str):
+            raise TypeError(f"number must be a str, not {type(number).__name__}")
+        return self.get(name, scope=scope).compiled.validate(number)
+
+    def parse(self, name: str, number: str, *, scope: str | None = None) -> dict[str, int | str]:
+        """The fields of ``number`` (``{'YEAR': 2026, 'COUNTER': 42, ...}``)."""
+        if not isinstance(number, str):
+            raise TypeError(f"number must be a str, not {type(number).__name__}")
+        definition = self.get(name, scope=scope)
+        try:
+            return definition.compiled.parse(number)
+        except PatternError as exc:
+            raise PatternError(
+                f"{definition.describe(normalize_scope(scope))}: {exc}",
+                sequence=definition.name,
+                scope=normalize_scope(scope),
+            ) from exc
+
+    def audit_log(
+        self, name: str | None = None, *, scope: Any = ALL_SCOPES, limit: int | None = 100
+    ) -> list[AuditEntry]:
+        """The latest ``limit`` ledger entries (of one sequence, or all), oldest first."""
+        if name is not None:
+            name = normalize_name(name)
+        if scope is not ALL_SCOPES:
+            scope = normalize_scope(scope)
+        return self.audits.entries(name, scope=scope, limit=limit)
+
+
+def _options_view(values: Mapping[str, Any]) -> dict[str, Any]:
+    view = {k: v for k, v in values.items() if k in DEFAULTS}
+    view["metadata"] = values.get("metadata_")
+    return view
+
+
+def _jsonable(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if hasattr(v, "value") else v) for k, v in options.items()}

@@ -1,0 +1,246 @@
+"""The six sequencing tables, as declarative mixins a host can extend.
+
+:class:`~sa_sequencing.Sequencing` builds one mapped class per mixin on the host's
+declarative base (or on a private base that shares the host's
+:class:`~sqlalchemy.schema.MetaData`), so the tables live in the host's metadata,
+reach ``create_all`` and Alembic's autogenerate, and can be queried like any
+other model.  A host that wants extra columns or other table names subclasses a
+mixin itself and passes the class to :class:`~sa_sequencing.Sequencing`::
+
+    class NumberingRule(SequenceMixin, Base):
+        __tablename__ = "numbering_rules"
+        owner: Mapped[str | None] = mapped_column(String(80))
+
+    sequencing = Sequencing(Base, sequence_class=NumberingRule)
+
+Keys are NOT NULL everywhere: the global scope is the empty string and so is the
+period of a sequence that never resets, so a unique key can never be bypassed by
+NULLs (PostgreSQL and MySQL treat NULLs as distinct in unique indexes).
+
+The counter row of a (sequence, scope, period) holds the *last issued* value.
+A row with ``value = start - step`` is a counter from which nothing was issued yet.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
+from sqlalchemy import Date
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import declared_attr
+from sqlalchemy.orm import mapped_column
+
+from .types import JSONText
+from .types import UTCDateTime
+from .types import utcnow
+
+__all__ = [
+    "AuditMixin",
+    "CounterMixin",
+    "GapMixin",
+    "PatternVersionMixin",
+    "ReservationMixin",
+    "SequenceMixin",
+]
+
+NAME_LENGTH = 100
+# 191 characters keep composite unique keys inside InnoDB's limits with utf8mb4.
+SCOPE_LENGTH = 191
+PERIOD_LENGTH = 16
+NUMBER_LENGTH = 255
+PATTERN_LENGTH = 255
+ACTOR_LENGTH = 255
+
+# An auto-incrementing 64-bit key; SQLite only auto-increments INTEGER PRIMARY KEY.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class _SequencingTable:
+    """Shared plumbing: the name of the definitions table that rows point to."""
+
+    __sequences_tablename__ = "sequences"
+    """Table name the ``sequence_id`` foreign keys point to; override when renaming."""
+
+    @classmethod
+    def _sequence_fk(cls) -> ForeignKey:
+        return ForeignKey(f"{cls.__sequences_tablename__}.id", ondelete="CASCADE")
+
+
+class SequenceMixin(_SequencingTable):
+    """A sequence definition: pattern, policies and state (``sequences``)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="", server_default="")
+    pattern: Mapped[str] = mapped_column(String(PATTERN_LENGTH))
+    reset_period: Mapped[str] = mapped_column(String(16), default="never")
+    reset_limit: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer, default=1)
+    start: Mapped[int] = mapped_column(BigInteger, default=1)
+    gap_policy: Mapped[str] = mapped_column(String(24), default="allow_gaps")
+    overflow: Mapped[str] = mapped_column(String(24), default="throw_exception")
+    exhaustion_threshold: Mapped[int] = mapped_column(Integer, default=90)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    fiscal_year_start: Mapped[int] = mapped_column(Integer, default=1)
+    cache_size: Mapped[int] = mapped_column(Integer, default=0)
+    audit_numbers: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_repeats: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    """Bumped by every change, so cached copies of the definition can be checked."""
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("name", "scope", name=f"uq_{cls.__tablename__}_name_scope"),)
+
+    __tablename__: str
+
+
+class CounterMixin(_SequencingTable):
+    """One counter per (sequence, scope, period) (``sequence_counters``)."""
+
+    @declared_attr
+    @classmethod
+    def sequence_id(cls) -> Mapped[int]:
+        return mapped_column(Integer, cls._sequence_fk(), primary_key=True)
+
+    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), primary_key=True)
+    period: Mapped[str] = mapped_column(String(PERIOD_LENGTH), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    """The last issued counter value."""
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    """Restarts within the period: count-based resets and overflow series."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GapMixin(_SequencingTable):
+    """A hole in a counter and why it is there (``sequence_gaps``)."""
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+
+    @declared_attr
+    @classmethod
+    def sequence_id(cls) -> Mapped[int]:
+        return mapped_column(Integer, cls._sequence_fk())
+
+    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="")
+    period: Mapped[str] = mapped_column(String(PERIOD_LENGTH), default="")
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    value: Mapped[int] = mapped_column(BigInteger)
+    number: Mapped[str] = mapped_column(String(NUMBER_LENGTH))
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="unfilled")
+    performed_by: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    filled_number: Mapped[str | None] = mapped_column(String(NUMBER_LENGTH))
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        name = cls.__tablename__
+        return (
+            UniqueConstraint(
+                "sequence_id", "scope", "period", "cycle", "value", name=f"uq_{name}_value"
+            ),
+            Index(f"ix_{name}_pool", "sequence_id", "scope", "period", "status", "cycle", "value"),
+        )
+
+    __tablename__: str
+
+
+class ReservationMixin(_SequencingTable):
+    """A number held for a while under a reservation id (``sequence_reservations``)."""
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    reservation_id: Mapped[str] = mapped_column(String(36))
+
+    @declared_attr
+    @classmethod
+    def sequence_id(cls) -> Mapped[int]:
+        return mapped_column(Integer, cls._sequence_fk())
+
+    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="")
+    period: Mapped[str] = mapped_column(String(PERIOD_LENGTH), default="")
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    value: Mapped[int] = mapped_column(BigInteger)
+    number: Mapped[str] = mapped_column(String(NUMBER_LENGTH))
+    status: Mapped[str] = mapped_column(String(16), default="reserved")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    performed_by: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        name = cls.__tablename__
+        return (
+            Index(f"ix_{name}_reservation", "reservation_id"),
+            Index(f"ix_{name}_expiry", "status", "expires_at"),
+        )
+
+    __tablename__: str
+
+
+class PatternVersionMixin(_SequencingTable):
+    """A pattern in force for documents dated within a range (``sequence_pattern_versions``)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+
+    @declared_attr
+    @classmethod
+    def sequence_id(cls) -> Mapped[int]:
+        return mapped_column(Integer, cls._sequence_fk())
+
+    pattern: Mapped[str] = mapped_column(String(PATTERN_LENGTH))
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_until: Mapped[date | None] = mapped_column(Date)
+    performed_by: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        name = cls.__tablename__
+        return (Index(f"ix_{name}_effective", "sequence_id", "effective_from"),)
+
+    __tablename__: str
+
+
+class AuditMixin:
+    """The ledger: one row per event (``sequence_audits``).
+
+    It has no foreign key to the definitions: the ledger outlives a deleted sequence.
+    """
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    sequence_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="")
+    event: Mapped[str] = mapped_column(String(40))
+    number: Mapped[str | None] = mapped_column(String(NUMBER_LENGTH))
+    counter_value: Mapped[int | None] = mapped_column(BigInteger)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
+    performed_by: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        name = cls.__tablename__
+        return (Index(f"ix_{name}_sequence", "sequence_name", "scope", "id"),)
+
+    __tablename__: str

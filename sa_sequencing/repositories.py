@@ -1,0 +1,281 @@
+"""Repositories: one per table, over a :class:`~sqlalchemy.orm.Session`.
+
+They speak Core on the session's connection, so they take part in the session's
+transaction without putting objects in its identity map, and they return immutable
+snapshots (:class:`~sa_sequencing.definitions.SequenceDefinition`,
+:class:`AuditEntry`).  The manager composes them; a host may use them for its own
+reports, or pass its own subclass (an audit repository that also writes to the
+host's ledger, say) to :class:`~sa_sequencing.Sequencing`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .definitions import SequenceDefinition
+from .dialects.base import _Savepoint
+from .errors import DuplicateSequenceError
+from .errors import describe
+from .types import utcnow
+
+if TYPE_CHECKING:
+    from .sequencing import SequencingTables
+
+__all__ = [
+    "ALL_SCOPES",
+    "AuditEntry",
+    "AuditRepository",
+    "CounterRepository",
+    "CounterSnapshot",
+    "SequenceRepository",
+]
+
+
+class _AllScopes:
+    def __repr__(self) -> str:
+        return "ALL_SCOPES"
+
+
+#: Sentinel for "every scope" in listings (``scope=None`` means the global scope).
+ALL_SCOPES: Any = _AllScopes()
+
+
+def new_revision() -> int:
+    """An opaque token that changes with every modification of a definition.
+
+    Random rather than incremented: a definition re-created under a reused id (SQLite
+    reuses rowids after a rollback) must not look like a cached one.
+    """
+    return secrets.randbelow(2**31 - 2) + 1
+
+
+class _Repository:
+    def __init__(self, session: Session, tables: SequencingTables) -> None:
+        self.session = session
+        self.tables = tables
+
+    @property
+    def connection(self) -> Connection:
+        return self.session.connection(bind_arguments={"mapper": self.tables.sequence_class})
+
+
+class SequenceRepository(_Repository):
+    """Sequence definitions (``sequences``)."""
+
+    def find(self, name: str, scope: str) -> SequenceDefinition | None:
+        """The definition serving ``scope``: its own, else the global template."""
+        s = self.tables.sequences
+        row = self.connection.execute(
+            select(s)
+            .where(s.c.name == name, s.c.scope.in_([scope, ""]))
+            .order_by(s.c.scope.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else SequenceDefinition.from_row(row)
+
+    def get_exact(self, name: str, scope: str, *, for_update: bool = False) -> SequenceDefinition | None:
+        """The definition made for exactly this scope (``""``: global), if any."""
+        s = self.tables.sequences
+        stmt = select(s).where(s.c.name == name, s.c.scope == scope)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.connection.execute(stmt).first()
+        return None if row is None else SequenceDefinition.from_row(row)
+
+    def list(self, scope: Any = ALL_SCOPES) -> list[SequenceDefinition]:
+        s = self.tables.sequences
+        stmt = select(s).order_by(s.c.name, s.c.scope)
+        if scope is not ALL_SCOPES:
+            stmt = stmt.where(s.c.scope == scope)
+        return [SequenceDefinition.from_row(row) for row in self.connection.execute(stmt)]
+
+    def create(self, name: str, scope: str, values: dict[str, Any]) -> SequenceDefinition:
+        """Insert a definition; :class:`DuplicateSequenceError` if (name, scope) exists.
+
+        The insert runs under a savepoint, so losing a race to a concurrent ``define``
+        leaves the caller's transaction usable.
+        """
+        conn = self.connection
+        s = self.tables.sequences
+        now = utcnow()
+        if self.get_exact(name, scope) is not None:
+            raise self._duplicate(name, scope)
+        row = {**values, "name": name, "scope": scope, "revision": new_revision()}
+        row["created_at"] = row["updated_at"] = now
+        row["is_locked"] = False
+        row["metadata"] = row.pop("metadata_", None)
+        with _Savepoint(conn) as rollback:
+            try:
+                conn.execute(insert(s).values(**row))
+            except IntegrityError as exc:
+                rollback()
+                raise self._duplicate(name, scope) from exc
+        if scope:
+            # Cached lookups of this scope resolved to the global template: make them stale.
+            conn.execute(
+                update(s)
+                .where(s.c.name == name, s.c.scope == "")
+                .values(revision=new_revision())
+            )
+        created = self.get_exact(name, scope)
+        assert created is not None
+        return created
+
+    @staticmethod
+    def _duplicate(name: str, scope: str) -> DuplicateSequenceError:
+        return DuplicateSequenceError(
+            f"{describe(name, scope)} is already defined: change it with update() or "
+            "delete it first",
+            sequence=name,
+            scope=scope,
+        )
+
+    def update(self, definition: SequenceDefinition, values: dict[str, Any]) -> SequenceDefinition:
+        """Write changed columns (column keys as in the table) and a new revision."""
+        s = self.tables.sequences
+        row = dict(values)
+        if "metadata_" in row:
+            row["metadata"] = row.pop("metadata_")
+        row.update(revision=new_revision(), updated_at=utcnow())
+        self.connection.execute(update(s).where(s.c.id == definition.id).values(**row))
+        updated = self.get_exact(definition.name, definition.scope_key)
+        assert updated is not None
+        return updated
+
+    def delete(self, definition: SequenceDefinition) -> None:
+        """Delete a definition with its counters, gaps, reservations and versions.
+
+        Dependents are deleted explicitly: SQLite enforces ``ON DELETE CASCADE`` only
+        with ``PRAGMA foreign_keys=ON``.  The audit ledger is kept.
+        """
+        conn = self.connection
+        t = self.tables
+        for table in (t.counters, t.gaps, t.reservations, t.pattern_versions):
+            conn.execute(delete(table).where(table.c.sequence_id == definition.id))
+        conn.execute(delete(t.sequences).where(t.sequences.c.id == definition.id))
+
+    def has_counters(self, definition: SequenceDefinition) -> bool:
+        c = self.tables.counters
+        return bool(
+            self.connection.execute(select(exists().where(c.c.sequence_id == definition.id))).scalar()
+        )
+
+
+@dataclass(frozen=True)
+class CounterSnapshot:
+    """A counter row: the last issued value of a (sequence, scope, period)."""
+
+    sequence_id: int
+    scope: str | None
+    period: str
+    value: int
+    cycle: int
+    updated_at: datetime | None
+
+
+class CounterRepository(_Repository):
+    """Counter rows (``sequence_counters``), for reports; numbers are drawn by the
+    allocator, never here."""
+
+    def for_sequence(self, definition: SequenceDefinition, scope: str | None = None) -> list[CounterSnapshot]:
+        c = self.tables.counters
+        stmt = select(c).where(c.c.sequence_id == definition.id).order_by(c.c.scope, c.c.period)
+        if scope is not None:
+            stmt = stmt.where(c.c.scope == scope)
+        return [
+            CounterSnapshot(r.sequence_id, r.scope or None, r.period, r.value, r.cycle, r.updated_at)
+            for r in self.connection.execute(stmt)
+        ]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event of the ledger."""
+
+    id: int
+    sequence_name: str
+    scope: str | None
+    event: str
+    number: str | None
+    counter_value: int | None
+    data: dict[str, Any] | None
+    performed_by: str | None
+    created_at: datetime
+
+
+class AuditRepository(_Repository):
+    """The ledger (``sequence_audits``): written in the caller's transaction."""
+
+    def record(
+        self,
+        sequence_name: str,
+        scope: str,
+        event: str,
+        *,
+        number: str | None = None,
+        counter_value: int | None = None,
+        data: dict[str, Any] | None = None,
+        performed_by: str | None = None,
+    ) -> None:
+        self.connection.execute(
+            insert(self.tables.audits).values(
+                sequence_name=sequence_name,
+                scope=scope,
+                event=event,
+                number=number,
+                counter_value=counter_value,
+                data=data,
+                performed_by=performed_by,
+                created_at=utcnow(),
+            )
+        )
+
+    def entries(
+        self,
+        name: str | None = None,
+        *,
+        scope: Any = ALL_SCOPES,
+        events: Sequence[str] | None = None,
+        limit: int | None = 100,
+    ) -> list[AuditEntry]:
+        """The latest ``limit`` entries, oldest first."""
+        a = self.tables.audits
+        stmt = select(a).order_by(a.c.id.desc())
+        if name is not None:
+            stmt = stmt.where(a.c.sequence_name == name)
+        if scope is not ALL_SCOPES:
+            stmt = stmt.where(a.c.scope == (scope or ""))
+        if events:
+            stmt = stmt.where(a.c.event.in_(list(events)))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        rows = list(self.connection.execute(stmt))
+        rows.reverse()
+        return [
+            AuditEntry(
+                r.id,
+                r.sequence_name,
+                r.scope or None,
+                r.event,
+                r.number,
+                r.counter_value,
+                r.data,
+                r.performed_by,
+                r.created_at,
+            )
+            for r in rows
+        ]
