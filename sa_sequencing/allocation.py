@@ -401,8 +401,11 @@ class Allocator:
             ) from exc
         if cycle > 1 and definition.overflow is OverflowBehavior.SWITCH_PATTERN:
             # The next series: 'INV-0001' becomes 'INV-A-0001' (one separator, not two).
-            separator = prefix[-1:] if prefix[-1:] and not prefix[-1:].isalnum() else "-"
-            prefix = f"{prefix}{series_label(cycle)}{separator}"
+            last = prefix[-1:]
+            if last and not last.isalnum():
+                prefix = f"{prefix}{series_label(cycle)}{last}"
+            else:
+                prefix = f"{prefix}-{series_label(cycle)}-" if prefix else f"{series_label(cycle)}-"
         return prefix, width, suffix
 
     # -- audit and errors ----------------------------------------------------------

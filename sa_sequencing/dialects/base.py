@@ -119,9 +119,9 @@ class CounterStrategy:
         self.stats = stats
         c = tables.counters
         self._key_clause = (
-            (c.c.sequence_id == bindparam("sequence_id", type_=Integer))
-            & (c.c.scope == bindparam("scope", type_=String))
-            & (c.c.period == bindparam("period", type_=String))
+            (c.c.sequence_id == bindparam("k_sequence_id", type_=Integer))
+            & (c.c.scope == bindparam("k_scope", type_=String))
+            & (c.c.period == bindparam("k_period", type_=String))
         )
         self._read = select(c.c.value, c.c.cycle).where(self._key_clause)
         self._read_locked = self._read.with_for_update()
@@ -135,15 +135,15 @@ class CounterStrategy:
             )
         )
         self._insert_empty = insert(c).values(
-            sequence_id=bindparam("sequence_id", type_=Integer),
-            scope=bindparam("scope", type_=String),
-            period=bindparam("period", type_=String),
+            sequence_id=bindparam("k_sequence_id", type_=Integer),
+            scope=bindparam("k_scope", type_=String),
+            period=bindparam("k_period", type_=String),
             value=bindparam("new_value", type_=BigInteger),
             cycle=bindparam("new_cycle", type_=Integer),
             updated_at=bindparam("now", type_=UTCDateTime),
         )
         s = tables.sequences
-        self._revision = select(s.c.revision).where(s.c.id == bindparam("sequence_id", type_=Integer))
+        self._revision = select(s.c.revision).where(s.c.id == bindparam("k_sequence_id", type_=Integer))
 
     # -- the hot path -----------------------------------------------------------------
 
@@ -166,7 +166,7 @@ class CounterStrategy:
         longer ``revision`` (it was changed, locked or deleted) or when the numbers
         would pass ``capacity``: the caller then takes the slow path.
         """
-        if conn.execute(self._revision, {"sequence_id": key.sequence_id}).scalar() != revision:
+        if conn.execute(self._revision, {"k_sequence_id": key.sequence_id}).scalar() != revision:
             return None
         state = self.lock_counter(conn, key, empty=CounterState(start - step, 1), now=now)
         last = state.value + count * step
@@ -269,7 +269,7 @@ class CounterStrategy:
 
     @staticmethod
     def _params(key: CounterKey) -> dict[str, Any]:
-        return {"sequence_id": key.sequence_id, "scope": key.scope, "period": key.period}
+        return {"k_sequence_id": key.sequence_id, "k_scope": key.scope, "k_period": key.period}
 
     def savepoint(self, conn: Connection) -> _Savepoint:
         return _Savepoint(conn)
@@ -293,6 +293,11 @@ class _Savepoint:
         self.rolled_back = False
 
     def __enter__(self) -> Callable[[], None]:
+        raw = self.conn.connection.dbapi_connection
+        if getattr(raw, "in_transaction", True) is False:
+            # Python's sqlite3 opens its transaction lazily; a SAVEPOINT outside one
+            # would start its own, and releasing it would commit the caller's work.
+            self.conn.exec_driver_sql("BEGIN")
         self.conn.exec_driver_sql("SAVEPOINT sa_sequencing")
         return self.rollback
 

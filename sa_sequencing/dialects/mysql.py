@@ -42,6 +42,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from ..types import UTCDateTime
+from .base import MAX_VALUE
 from .base import AuditSpec
 from .base import CounterKey
 from .base import CounterState
@@ -69,21 +70,33 @@ class MySQLCounterStrategy(CounterStrategy):
         now = bindparam("now", type_=UTCDateTime)
         increment = bindparam("increment", type_=BigInteger)
         source = select(
-            bindparam("sequence_id", type_=Integer),
-            bindparam("scope", type_=String),
-            bindparam("period", type_=String),
+            bindparam("k_sequence_id", type_=Integer),
+            bindparam("k_scope", type_=String),
+            bindparam("k_period", type_=String),
             func.last_insert_id(bindparam("first_last", type_=BigInteger)),
             literal(1, Integer),
             now,
         ).where(
-            s.c.id == bindparam("sequence_id", type_=Integer),
+            s.c.id == bindparam("k_sequence_id", type_=Integer),
             s.c.revision == bindparam("revision", type_=Integer),
         )
         self._advance_stmt = (
             mysql_insert(c)
             .from_select(["sequence_id", "scope", "period", "value", "cycle", "updated_at"], source)
             .on_duplicate_key_update(
-                value=func.last_insert_id(c.c.value + increment), updated_at=now
+                [
+                    # Assigned before value (MySQL assigns left to right), so that an
+                    # allocation undone at capacity leaves the row exactly as it was.
+                    (
+                        "updated_at",
+                        func.if_(
+                            c.c.value + increment <= bindparam("capacity", type_=BigInteger),
+                            now,
+                            c.c.updated_at,
+                        ),
+                    ),
+                    ("value", func.last_insert_id(c.c.value + increment)),
+                ]
             )
         )
         self._undo_stmt = (
@@ -109,6 +122,7 @@ class MySQLCounterStrategy(CounterStrategy):
             "revision": revision,
             "first_last": start + (count - 1) * step,
             "increment": count * step,
+            "capacity": MAX_VALUE if capacity is None else capacity,
             "now": now,
         }
         result = conn.execute(self._advance_stmt, params)

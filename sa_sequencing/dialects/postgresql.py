@@ -72,7 +72,7 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
         rows = (
             select(
                 bindparam("sequence_name", type_=String),
-                bindparam("scope", type_=String),
+                bindparam("k_scope", type_=String),
                 literal("number_generated", String),
                 number,
                 value,

@@ -61,14 +61,14 @@ class UpsertCounterStrategy(CounterStrategy):
         increment = bindparam("increment", type_=BigInteger)
         now = bindparam("now", type_=UTCDateTime)
         source = select(
-            bindparam("sequence_id", type_=Integer),
-            bindparam("scope", type_=String),
-            bindparam("period", type_=String),
+            bindparam("k_sequence_id", type_=Integer),
+            bindparam("k_scope", type_=String),
+            bindparam("k_period", type_=String),
             first_last,
             literal(1, Integer),
             now,
         ).where(
-            s.c.id == bindparam("sequence_id", type_=Integer),
+            s.c.id == bindparam("k_sequence_id", type_=Integer),
             s.c.revision == bindparam("revision", type_=Integer),
             first_last <= capacity,
         )
@@ -116,9 +116,9 @@ class UpsertCounterStrategy(CounterStrategy):
         now: datetime,
     ) -> dict[str, Any]:
         return {
-            "sequence_id": key.sequence_id,
-            "scope": key.scope,
-            "period": key.period,
+            "k_sequence_id": key.sequence_id,
+            "k_scope": key.scope,
+            "k_period": key.period,
             "revision": revision,
             "first_last": start + (count - 1) * step,
             "increment": count * step,
@@ -137,9 +137,9 @@ class UpsertCounterStrategy(CounterStrategy):
             stmt = self._lock_stmt = (
                 self.dialect_insert(c)
                 .values(
-                    sequence_id=bindparam("sequence_id", type_=Integer),
-                    scope=bindparam("scope", type_=String),
-                    period=bindparam("period", type_=String),
+                    sequence_id=bindparam("k_sequence_id", type_=Integer),
+                    scope=bindparam("k_scope", type_=String),
+                    period=bindparam("k_period", type_=String),
                     value=bindparam("new_value", type_=BigInteger),
                     cycle=bindparam("new_cycle", type_=Integer),
                     updated_at=bindparam("now", type_=UTCDateTime),

@@ -1,0 +1,152 @@
+"""Concurrency: real connections in threads and processes; no duplicate, no hole."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import threading
+import time
+
+import pytest
+
+from sa_sequencing import DuplicateSequenceError
+from workers import draw_numbers
+
+THREADS = 8
+PROCESSES = 4
+
+
+def _assert_gapless(numbers: list[str], prefix: str = "N-") -> None:
+    values = sorted(int(n.removeprefix(prefix)) for n in numbers)
+    assert len(values) == len(set(values)), "duplicate numbers"
+    assert values == list(range(1, len(values) + 1)), "a hole in the committed numbers"
+
+
+def _committed_in_ledger(tx, name):
+    with tx() as seqs:
+        return [e.number for e in seqs.audit_log(name, limit=None) if e.event == "number_generated"]
+
+
+def test_threads_commit_exactly_one_to_n(tx, sessions, sequencing):
+    with tx() as seqs:
+        seqs.define("hot", "N-{COUNTER}")
+    committed: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(25):
+                with sessions() as session:
+                    session.begin()
+                    seqs = sequencing.manager(session)
+                    count = rng.choice((1, 1, 1, 2, 3))
+                    numbers = (
+                        seqs.generate_many("hot", count) if count > 1 else [seqs.generate("hot")]
+                    )
+                    if rng.random() < 0.2:
+                        session.rollback()
+                    else:
+                        session.commit()
+                        with lock:
+                            committed.extend(numbers)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(committed) > 100
+    _assert_gapless(committed)
+    assert sorted(_committed_in_ledger(tx, "hot")) == sorted(committed)
+
+
+def test_processes_commit_exactly_one_to_n(tx, url):
+    with tx() as seqs:
+        seqs.define("hot", "N-{COUNTER}")
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(PROCESSES) as pool:
+        results = pool.starmap(draw_numbers, [(url, "hot", 25, seed) for seed in range(PROCESSES)])
+    committed = [n for result in results for n in result]
+    assert len(committed) > 40
+    _assert_gapless(committed)
+    assert sorted(_committed_in_ledger(tx, "hot")) == sorted(committed)
+
+
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+def test_second_transaction_waits_for_the_first(tx, sessions, sequencing, outcome):
+    """django-sequences' interleaving test: the counter is held until the end."""
+    with tx() as seqs:
+        seqs.define("seq", "{COUNTER}")
+    events: list[tuple[str, object]] = []
+    first_has_number = threading.Event()
+
+    def one() -> None:
+        with sessions() as session:
+            session.begin()
+            events.append(("one", int(sequencing.manager(session).generate("seq"))))
+            first_has_number.set()
+            time.sleep(0.4)
+            events.append(("one", outcome))
+            getattr(session, outcome)()
+
+    def two() -> None:
+        first_has_number.wait(5)
+        with sessions() as session, session.begin():
+            events.append(("two", "begin"))
+            events.append(("two", int(sequencing.manager(session).generate("seq"))))
+
+    threads = [threading.Thread(target=one), threading.Thread(target=two)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected_second = 2 if outcome == "commit" else 1
+    assert events == [
+        ("one", 1),
+        ("two", "begin"),
+        ("one", outcome),
+        ("two", expected_second),
+    ]
+
+
+def test_two_concurrent_defines_one_wins(sessions, sequencing, tx):
+    outcomes: dict[str, object] = {}
+    first_defined = threading.Event()
+
+    def first() -> None:
+        with sessions() as session:
+            session.begin()
+            sequencing.manager(session).define("race", "R-{COUNTER}")
+            first_defined.set()
+            time.sleep(0.4)
+            session.commit()
+            outcomes["first"] = "won"
+
+    def second() -> None:
+        first_defined.wait(5)
+        with sessions() as session:
+            session.begin()
+            try:
+                sequencing.manager(session).define("race", "OTHER-{COUNTER}")
+            except DuplicateSequenceError as exc:
+                outcomes["second"] = exc
+                session.rollback()
+            else:
+                session.commit()
+                outcomes["second"] = "won"
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes["first"] == "won"
+    assert isinstance(outcomes["second"], DuplicateSequenceError)
+    with tx() as seqs:
+        assert seqs.get("race").pattern == "R-{COUNTER}"
+        assert [d.name for d in seqs.list()] == ["race"]
