@@ -133,7 +133,9 @@ class _DefinitionCache:
 
     def __init__(self, maxsize: int = 10_000) -> None:
         self.maxsize = maxsize
-        self._by_engine: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], SequenceDefinition]]
+        self._by_engine: weakref.WeakKeyDictionary[
+            Engine, dict[tuple[str, str], SequenceDefinition]
+        ]
         self._by_engine = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
@@ -253,7 +255,9 @@ class Allocator:
         data = _audit_data(period, day, context)
         audit = None
         if definition.audit_numbers and strategy.fuses_number_audit:
-            audit = AuditSpec(definition.name, scope, prefix, width or 0, suffix, data, performed_by)
+            audit = AuditSpec(
+                definition.name, scope, prefix, width or 0, suffix, data, performed_by
+            )
         key = CounterKey(definition.id, scope, period)
         last = self._locking(
             conn,
@@ -279,10 +283,20 @@ class Allocator:
             for value in range(last - (count - 1) * step, last + 1, step)
         ]
         events: list[tuple[str, dict[str, Any]]] = []
-        if issued[0].value == definition.start and definition.reset_period is not ResetPeriod.NEVER:
+        if (
+            issued[0].value == definition.start
+            and definition.reset_period is not ResetPeriod.NEVER
+        ):
             events.append(("counter_reset", {"reason": "new period", "period": period}))
         self._write_audit(
-            conn, definition, scope, issued if audit is None else [], events, data, performed_by, now
+            conn,
+            definition,
+            scope,
+            issued if audit is None else [],
+            events,
+            data,
+            performed_by,
+            now,
         )
         return issued
 
@@ -316,7 +330,12 @@ class Allocator:
         )
         strategy.write_counter(conn, key, plan.state, now=now)
         issued = [
-            Issued(self.render(definition, pattern, scope, day, context, value, cycle), value, cycle, period)
+            Issued(
+                self.render(definition, pattern, scope, day, context, value, cycle),
+                value,
+                cycle,
+                period,
+            )
             for value, cycle in plan.values
         ]
         events = list(plan.events)
@@ -405,7 +424,9 @@ class Allocator:
             if last and not last.isalnum():
                 prefix = f"{prefix}{series_label(cycle)}{last}"
             else:
-                prefix = f"{prefix}-{series_label(cycle)}-" if prefix else f"{series_label(cycle)}-"
+                prefix = (
+                    f"{prefix}-{series_label(cycle)}-" if prefix else f"{series_label(cycle)}-"
+                )
         return prefix, width, suffix
 
     # -- audit and errors ----------------------------------------------------------
@@ -421,7 +442,7 @@ class Allocator:
         performed_by: str | None,
         now: datetime,
     ) -> None:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "sequence_name": definition.name,
                 "scope": scope,
@@ -498,9 +519,10 @@ def _audit_data(period: str, day: date, context: Mapping[str, object] | None) ->
 
 
 def _locked(definition: SequenceDefinition, scope: str) -> SequenceLockedError:
+    scope_arg = f", scope={definition.scope!r}" if definition.scope else ""
     return SequenceLockedError(
         f"{describe(definition.name, scope)} is locked and issues no numbers: unlock it with "
-        f"unlock({definition.name!r}{', scope=' + repr(definition.scope) if definition.scope else ''})",
+        f"unlock({definition.name!r}{scope_arg})",
         sequence=definition.name,
         scope=scope,
     )

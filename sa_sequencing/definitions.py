@@ -96,7 +96,9 @@ def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COU
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{option} must be an int, not {type(value).__name__}")
     if not minimum <= value <= maximum:
-        raise ConfigurationError(f"invalid {option} {value}: must be between {minimum} and {maximum}")
+        raise ConfigurationError(
+            f"invalid {option} {value}: must be between {minimum} and {maximum}"
+        )
     return value
 
 
@@ -106,7 +108,9 @@ def _flag(value: object, option: str) -> bool:
     return value
 
 
-def validate_options(name: str, scope: str, pattern: object, options: Mapping[str, Any]) -> dict[str, Any]:
+def validate_options(
+    name: str, scope: str, pattern: object, options: Mapping[str, Any]
+) -> dict[str, Any]:
     """Check a whole definition and return its column values.
 
     ``options`` holds every key of :data:`DEFAULTS`.  Raises before anything is
@@ -116,7 +120,9 @@ def validate_options(name: str, scope: str, pattern: object, options: Mapping[st
     """
     unknown = set(options) - set(DEFAULTS)
     if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}")
+        raise TypeError(
+            f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}"
+        )
     where = describe(name, scope)
     if not isinstance(pattern, str):
         raise TypeError(f"pattern must be a str, not {type(pattern).__name__}")
@@ -148,8 +154,8 @@ def validate_options(name: str, scope: str, pattern: object, options: Mapping[st
         "allow_repeats": _flag(options["allow_repeats"], "allow_repeats"),
     }
     limit = options["reset_limit"]
-    values["reset_limit"] = None if limit is None else _integer(
-        limit, "reset_limit", minimum=1, maximum=2**31 - 1
+    values["reset_limit"] = (
+        None if limit is None else _integer(limit, "reset_limit", minimum=1, maximum=2**31 - 1)
     )
     tz = options["timezone"]
     if not isinstance(tz, str):

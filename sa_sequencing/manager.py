@@ -8,6 +8,7 @@ session's transaction commits, and a rollback takes them all back.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from datetime import date
 from datetime import datetime
@@ -129,14 +130,16 @@ class SequenceManager:
             )
         return definition
 
-    def list(self, *, scope: Any = ALL_SCOPES) -> list[SequenceDefinition]:
+    def list(self, *, scope: Any = ALL_SCOPES) -> builtins.list[SequenceDefinition]:
         """Definitions ordered by name: all of them, or those made for ``scope``
         (``scope=None``: the global ones)."""
         if scope is ALL_SCOPES:
             return self.sequences.list()
         return self.sequences.list(normalize_scope(scope))
 
-    def _own(self, name: str, scope: str | None, *, for_update: bool = False) -> SequenceDefinition:
+    def _own(
+        self, name: str, scope: str | None, *, for_update: bool = False
+    ) -> SequenceDefinition:
         name = normalize_name(name)
         scope_key = normalize_scope(scope)
         definition = self.sequences.get_exact(name, scope_key, for_update=for_update)
@@ -195,7 +198,11 @@ class SequenceManager:
                 sequence=definition.name,
                 scope=definition.scope,
             )
-        columns = {k: values[k] for k in values if k in changed or (k == "metadata_" and "metadata" in changed)}
+        columns = {
+            k: values[k]
+            for k in values
+            if k in changed or (k == "metadata_" and "metadata" in changed)
+        }
         updated = self.sequences.update(definition, columns)
         self.audits.record(
             definition.name,
@@ -207,7 +214,9 @@ class SequenceManager:
         self.sequencing.allocator.cache.discard(self._connection.engine, definition.name)
         return updated
 
-    def delete(self, name: str, *, scope: str | None = None, performed_by: str | None = None) -> None:
+    def delete(
+        self, name: str, *, scope: str | None = None, performed_by: str | None = None
+    ) -> None:
         """Delete the definition made for ``scope`` with its counters and registries.
 
         The audit ledger keeps its rows, and gets a ``sequence_deleted`` one.
@@ -223,15 +232,21 @@ class SequenceManager:
         )
         self.sequencing.allocator.cache.discard(self._connection.engine, definition.name)
 
-    def lock(self, name: str, *, scope: str | None = None, performed_by: str | None = None) -> None:
+    def lock(
+        self, name: str, *, scope: str | None = None, performed_by: str | None = None
+    ) -> None:
         """Freeze a sequence: it issues nothing until :meth:`unlock`."""
         self._set_locked(name, scope, True, performed_by)
 
-    def unlock(self, name: str, *, scope: str | None = None, performed_by: str | None = None) -> None:
+    def unlock(
+        self, name: str, *, scope: str | None = None, performed_by: str | None = None
+    ) -> None:
         """Lift :meth:`lock`."""
         self._set_locked(name, scope, False, performed_by)
 
-    def _set_locked(self, name: str, scope: str | None, locked: bool, performed_by: str | None) -> None:
+    def _set_locked(
+        self, name: str, scope: str | None, locked: bool, performed_by: str | None
+    ) -> None:
         definition = self._own(name, scope, for_update=True)
         if definition.is_locked == locked:
             return
@@ -275,7 +290,7 @@ class SequenceManager:
         context: Mapping[str, object] | None = None,
         date: date | datetime | None = None,
         performed_by: str | None = None,
-    ) -> list[str]:
+    ) -> builtins.list[str]:
         """``count`` consecutive numbers, with one counter statement."""
         issued = self.sequencing.allocator.allocate(
             self._connection,
@@ -329,7 +344,7 @@ class SequenceManager:
 
     def audit_log(
         self, name: str | None = None, *, scope: Any = ALL_SCOPES, limit: int | None = 100
-    ) -> list[AuditEntry]:
+    ) -> builtins.list[AuditEntry]:
         """The latest ``limit`` ledger entries (of one sequence, or all), oldest first."""
         if name is not None:
             name = normalize_name(name)

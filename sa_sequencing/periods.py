@@ -52,7 +52,9 @@ def document_day(value: date | datetime | None, tz: ZoneInfo) -> date:
         return value.date()
     if isinstance(value, date):
         return value
-    raise TypeError(f"date must be a datetime.date or datetime.datetime, not {type(value).__name__}")
+    raise TypeError(
+        f"date must be a datetime.date or datetime.datetime, not {type(value).__name__}"
+    )
 
 
 def fiscal_year_of(day: date, fiscal_year_start: int) -> int:

@@ -87,7 +87,9 @@ class SequenceRepository(_Repository):
         ).first()
         return None if row is None else SequenceDefinition.from_row(row)
 
-    def get_exact(self, name: str, scope: str, *, for_update: bool = False) -> SequenceDefinition | None:
+    def get_exact(
+        self, name: str, scope: str, *, for_update: bool = False
+    ) -> SequenceDefinition | None:
         """The definition made for exactly this scope (``""``: global), if any."""
         s = self.tables.sequences
         stmt = select(s).where(s.c.name == name, s.c.scope == scope)
@@ -127,9 +129,7 @@ class SequenceRepository(_Repository):
         if scope:
             # Cached lookups of this scope resolved to the global template: make them stale.
             conn.execute(
-                update(s)
-                .where(s.c.name == name, s.c.scope == "")
-                .values(revision=new_revision())
+                update(s).where(s.c.name == name, s.c.scope == "").values(revision=new_revision())
             )
         created = self.get_exact(name, scope)
         assert created is not None
@@ -171,7 +171,9 @@ class SequenceRepository(_Repository):
     def has_counters(self, definition: SequenceDefinition) -> bool:
         c = self.tables.counters
         return bool(
-            self.connection.execute(select(exists().where(c.c.sequence_id == definition.id))).scalar()
+            self.connection.execute(
+                select(exists().where(c.c.sequence_id == definition.id))
+            ).scalar()
         )
 
 
@@ -191,13 +193,17 @@ class CounterRepository(_Repository):
     """Counter rows (``sequence_counters``), for reports; numbers are drawn by the
     allocator, never here."""
 
-    def for_sequence(self, definition: SequenceDefinition, scope: str | None = None) -> list[CounterSnapshot]:
+    def for_sequence(
+        self, definition: SequenceDefinition, scope: str | None = None
+    ) -> list[CounterSnapshot]:
         c = self.tables.counters
         stmt = select(c).where(c.c.sequence_id == definition.id).order_by(c.c.scope, c.c.period)
         if scope is not None:
             stmt = stmt.where(c.c.scope == scope)
         return [
-            CounterSnapshot(r.sequence_id, r.scope or None, r.period, r.value, r.cycle, r.updated_at)
+            CounterSnapshot(
+                r.sequence_id, r.scope or None, r.period, r.value, r.cycle, r.updated_at
+            )
             for r in self.connection.execute(stmt)
         ]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -42,7 +43,7 @@ def is_retryable(exc: BaseException) -> bool:
         code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
         if code in _SQLSTATES:
             return True
-        args = getattr(orig, "args", ())
+        args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
         return bool(args) and args[0] in _MYSQL_CODES
     return False
 

@@ -141,7 +141,9 @@ class Sequencing:
             or not isinstance(lock_timeout, (int, float))
             or lock_timeout <= 0
         ):
-            raise ValueError(f"lock_timeout must be a positive number of seconds or None, not {lock_timeout!r}")
+            raise ValueError(
+                f"lock_timeout must be a positive number of seconds or None, not {lock_timeout!r}"
+            )
         if isinstance(lock_retries, bool) or not isinstance(lock_retries, int) or lock_retries < 0:
             raise ValueError(f"lock_retries must be an int >= 0, not {lock_retries!r}")
         self.table_prefix = table_prefix
@@ -157,7 +159,9 @@ class Sequencing:
             "audit": audit_class,
         }
         sequences_table = (
-            sequence_class.__tablename__ if sequence_class is not None else f"{table_prefix}sequences"
+            sequence_class.__tablename__
+            if sequence_class is not None
+            else f"{table_prefix}sequences"
         )
         classes: dict[str, type[Any]] = {}
         for role, (table_name, mixin) in _ROLES.items():
@@ -173,7 +177,9 @@ class Sequencing:
                     },
                 )
             elif not (isinstance(cls, type) and issubclass(cls, mixin)):
-                raise ConfigurationError(f"{role}_class must subclass {mixin.__name__}, got {cls!r}")
+                raise ConfigurationError(
+                    f"{role}_class must subclass {mixin.__name__}, got {cls!r}"
+                )
             classes[f"{role}_class"] = cls
         self.tables = SequencingTables(**classes)
         self._check_foreign_keys()
@@ -192,9 +198,7 @@ class Sequencing:
             return _Base
         if isinstance(base, type) and hasattr(base, "registry") and hasattr(base, "metadata"):
             return base
-        raise TypeError(
-            f"Sequencing() takes a declarative base class or a MetaData, not {base!r}"
-        )
+        raise TypeError(f"Sequencing() takes a declarative base class or a MetaData, not {base!r}")
 
     def _check_foreign_keys(self) -> None:
         target = self.tables.sequences

@@ -111,7 +111,11 @@ def url(backend: str, sqlite_path: str) -> str:
 
 @pytest.fixture(scope="session")
 def engine(url: str) -> Iterator[sa.Engine]:
-    eng = sa.create_engine(url, pool_size=20, max_overflow=20) if "sqlite" not in url else sa.create_engine(url)
+    eng = (
+        sa.create_engine(url, pool_size=20, max_overflow=20)
+        if "sqlite" not in url
+        else sa.create_engine(url)
+    )
     yield eng
     eng.dispose()
 
@@ -174,6 +178,8 @@ def table_snapshot(engine: sa.Engine, sequencing: Sequencing) -> dict[str, list[
 
 
 @pytest.fixture
-def snapshot(engine: sa.Engine, sequencing: Sequencing) -> Callable[[], dict[str, list[tuple[Any, ...]]]]:
+def snapshot(
+    engine: sa.Engine, sequencing: Sequencing
+) -> Callable[[], dict[str, list[tuple[Any, ...]]]]:
     """``snapshot()`` returns every row of the six tables, for before/after checks."""
     return lambda: table_snapshot(engine, sequencing)

@@ -8,9 +8,9 @@ import threading
 import time
 
 import pytest
+from workers import draw_numbers
 
 from sa_sequencing import DuplicateSequenceError
-from workers import draw_numbers
 
 THREADS = 8
 PROCESSES = 4
@@ -24,7 +24,9 @@ def _assert_gapless(numbers: list[str], prefix: str = "N-") -> None:
 
 def _committed_in_ledger(tx, name):
     with tx() as seqs:
-        return [e.number for e in seqs.audit_log(name, limit=None) if e.event == "number_generated"]
+        return [
+            e.number for e in seqs.audit_log(name, limit=None) if e.event == "number_generated"
+        ]
 
 
 def test_threads_commit_exactly_one_to_n(tx, sessions, sequencing):

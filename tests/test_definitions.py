@@ -40,7 +40,7 @@ def test_duplicate_define_is_refused_and_transaction_stays_usable(tx):
     with tx() as seqs:
         seqs.define("q", "Q-{COUNTER}")
     with tx() as seqs:
-        with pytest.raises(DuplicateSequenceError, match="'q' .*already defined"):
+        with pytest.raises(DuplicateSequenceError, match=r"'q' .*already defined"):
             seqs.define("q", "Q2-{COUNTER}")
         # the transaction goes on: the refusal left it usable
         assert seqs.generate("q") == "Q-1"
@@ -76,7 +76,7 @@ def test_find_list_and_not_found(tx):
         seqs.define("a", "A-{COUNTER}")
         seqs.define("a", "A1-{COUNTER}", scope="t1")
         assert seqs.find("missing") is None
-        with pytest.raises(SequenceNotFoundError, match="'missing'.*not defined"):
+        with pytest.raises(SequenceNotFoundError, match=r"'missing'.*not defined"):
             seqs.get("missing")
         with pytest.raises(SequenceNotFoundError, match="'missing'"):
             seqs.generate("missing", scope="t9")
@@ -179,7 +179,12 @@ def test_bad_definitions_are_refused_and_write_nothing(
 
 @pytest.mark.parametrize(
     ("name", "error"),
-    [("", ConfigurationError), ("  x", ConfigurationError), ("x" * 101, ConfigurationError), (5, TypeError)],
+    [
+        ("", ConfigurationError),
+        ("  x", ConfigurationError),
+        ("x" * 101, ConfigurationError),
+        (5, TypeError),
+    ],
 )
 def test_bad_names_are_refused(tx, snapshot, name, error):
     before = snapshot()

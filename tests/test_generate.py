@@ -24,7 +24,9 @@ def test_generate_preview_and_many(tx):
         assert seqs.preview("inv", scope="t1", context=ctx, date=day) == "INV-2026-SALES-00001"
         assert seqs.generate("inv", scope="t1", context=ctx, date=day) == "INV-2026-SALES-00001"
         assert seqs.preview("inv", scope="t1", context=ctx, date=day) == "INV-2026-SALES-00002"
-        assert seqs.generate_many("inv", 3, scope="t1", context={"department": "HR"}, date=day) == [
+        assert seqs.generate_many(
+            "inv", 3, scope="t1", context={"department": "HR"}, date=day
+        ) == [
             "INV-2026-HR-00002",
             "INV-2026-HR-00003",
             "INV-2026-HR-00004",
@@ -111,7 +113,9 @@ def test_fiscal_year_reset_with_configurable_start(tx):
 
 def test_time_zone_decides_the_document_day(tx):
     with tx() as seqs:
-        seqs.define("t", "T-{YEAR}{MONTH}{DAY}-{COUNTER}", reset_period="daily", timezone="Asia/Tokyo")
+        seqs.define(
+            "t", "T-{YEAR}{MONTH}{DAY}-{COUNTER}", reset_period="daily", timezone="Asia/Tokyo"
+        )
         # 2026-12-31 20:00 UTC is already 2027-01-01 in Tokyo
         moment = datetime(2026, 12, 31, 20, 0, tzinfo=timezone.utc)
         assert seqs.generate("t", date=moment) == "T-20270101-1"
@@ -136,7 +140,7 @@ def test_exhaustion_throws_at_capacity_and_preview_agrees(tx, snapshot):
         assert seqs.generate_many("small", 2) == ["S-8", "S-9"]
     before = snapshot()
     with tx() as seqs:
-        with pytest.raises(SequenceExhaustedError, match="'small'.*capacity of 9"):
+        with pytest.raises(SequenceExhaustedError, match=r"'small'.*capacity of 9"):
             seqs.preview("small")
         with pytest.raises(SequenceExhaustedError, match="capacity of 9"):
             seqs.generate("small")
@@ -186,7 +190,7 @@ def test_locked_sequence_issues_nothing(tx, snapshot):
             lambda: seqs.preview("inv"),
             lambda: seqs.generate("inv", scope="t1"),
         ):
-            with pytest.raises(SequenceLockedError, match="'inv'.*locked.*unlock"):
+            with pytest.raises(SequenceLockedError, match=r"'inv'.*locked.*unlock"):
                 call()
     assert snapshot() == before
     with tx() as seqs:
@@ -239,7 +243,9 @@ def test_audit_rows_per_number_with_actor(tx):
         seqs.generate("inv", scope="t1", date=date(2026, 5, 1), performed_by="clerk")
         seqs.generate_many("inv", 2, scope="t1", date=date(2026, 5, 1), performed_by="batch")
         log = seqs.audit_log("inv", scope="t1")
-    generated = [(e.number, e.counter_value, e.performed_by) for e in log if e.event == "number_generated"]
+    generated = [
+        (e.number, e.counter_value, e.performed_by) for e in log if e.event == "number_generated"
+    ]
     assert generated == [
         ("INV-2026-001", 1, "clerk"),
         ("INV-2026-002", 2, "batch"),

@@ -143,7 +143,9 @@ class CounterStrategy:
             updated_at=bindparam("now", type_=UTCDateTime),
         )
         s = tables.sequences
-        self._revision = select(s.c.revision).where(s.c.id == bindparam("k_sequence_id", type_=Integer))
+        self._revision = select(s.c.revision).where(
+            s.c.id == bindparam("k_sequence_id", type_=Integer)
+        )
 
     # -- the hot path -----------------------------------------------------------------
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from typing import Any
-from typing import ClassVar
 
 from sqlalchemy import BigInteger
 from sqlalchemy import Integer
@@ -82,7 +81,9 @@ class MySQLCounterStrategy(CounterStrategy):
         )
         self._advance_stmt = (
             mysql_insert(c)
-            .from_select(["sequence_id", "scope", "period", "value", "cycle", "updated_at"], source)
+            .from_select(
+                ["sequence_id", "scope", "period", "value", "cycle", "updated_at"], source
+            )
             .on_duplicate_key_update(
                 [
                     # Assigned before value (MySQL assigns left to right), so that an
@@ -99,9 +100,7 @@ class MySQLCounterStrategy(CounterStrategy):
                 ]
             )
         )
-        self._undo_stmt = (
-            update(c).where(self._key_clause).values(value=c.c.value - increment)
-        )
+        self._undo_stmt = update(c).where(self._key_clause).values(value=c.c.value - increment)
         self._insert_ignore = self._insert_empty.prefix_with("IGNORE")
 
     def advance(

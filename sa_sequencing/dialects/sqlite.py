@@ -57,8 +57,8 @@ class SQLiteCounterStrategy(UpsertCounterStrategy):
         now: datetime,
         audit: AuditSpec | None = None,
     ) -> int | None:
-        strategy = super() if self._has_returning else super(UpsertCounterStrategy, self)
-        return strategy.advance(
+        advance = super().advance if self._has_returning else CounterStrategy.advance.__get__(self)
+        return advance(
             conn,
             key,
             revision=revision,

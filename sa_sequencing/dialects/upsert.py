@@ -85,7 +85,9 @@ class UpsertCounterStrategy(CounterStrategy):
     def _advance_statement(self) -> Any:
         stmt = getattr(self, "_advance_stmt", None)
         if stmt is None:
-            stmt = self._advance_stmt = self.upsert_advance().returning(self.tables.counters.c.value)
+            stmt = self._advance_stmt = self.upsert_advance().returning(
+                self.tables.counters.c.value
+            )
         return stmt
 
     def advance(
