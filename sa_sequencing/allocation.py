@@ -16,8 +16,6 @@ under a share lock.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -28,8 +26,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.engine import Engine
 
+from .cache import DefinitionCache
 from .definitions import SequenceDefinition
 from .definitions import normalize_name
 from .definitions import normalize_scope
@@ -43,19 +41,21 @@ from .enums import ResetPeriod
 from .errors import ConfigurationError
 from .errors import PatternError
 from .errors import SequenceBusyError
-from .errors import SequenceExhaustedError
 from .errors import SequenceLockedError
 from .errors import SequenceNotFoundError
 from .errors import describe
 from .patterns import Pattern
 from .periods import document_day
 from .periods import period_key
+from .planning import capacity_of
+from .planning import plan_allocation
+from .planning import series_label
 from .types import utcnow
 
 if TYPE_CHECKING:
     from .sequencing import Sequencing
 
-__all__ = ["Allocator", "Issued", "plan_allocation"]
+__all__ = ["Allocator", "Issued"]
 
 
 @dataclass(frozen=True)
@@ -68,103 +68,13 @@ class Issued:
     period: str
 
 
-@dataclass(frozen=True)
-class Plan:
-    values: list[tuple[int, int]]
-    """(counter value, cycle) of each number, in order."""
-    state: CounterState
-    events: list[tuple[str, dict[str, Any]]]
-
-
-def capacity_of(definition: SequenceDefinition, pattern: Pattern) -> int | None:
-    """Where the counter must stop, or ``None`` when it may grow without bound."""
-    if definition.overflow is OverflowBehavior.EXTEND_PADDING:
-        return None
-    return pattern.capacity
-
-
-def plan_allocation(
-    definition: SequenceDefinition,
-    state: CounterState | None,
-    count: int,
-    capacity: int | None,
-    *,
-    scope: str,
-) -> Plan:
-    """The next ``count`` values after ``state``; raises if the counter is exhausted."""
-    step, start, limit = definition.step, definition.start, definition.reset_limit
-    value, cycle = (state.value, state.cycle) if state is not None else (start - step, 1)
-    values: list[tuple[int, int]] = []
-    events: list[tuple[str, dict[str, Any]]] = []
-    for _ in range(count):
-        following = value + step
-        if limit is not None and value >= start and (value - start) // step + 1 >= limit:
-            following, cycle = start, cycle + 1
-            events.append(("counter_reset", {"reason": "reset_limit", "cycle": cycle}))
-        if capacity is not None and following > capacity:
-            if definition.overflow is not OverflowBehavior.SWITCH_PATTERN:
-                raise SequenceExhaustedError(
-                    f"{describe(definition.name, scope)} is exhausted: the next value "
-                    f"{following} does not fit the pattern's capacity of {capacity}; widen "
-                    "{COUNTER:N} with update(), or set overflow='extend_padding' or "
-                    "'switch_pattern'",
-                    sequence=definition.name,
-                    scope=scope,
-                )
-            following, cycle = start, cycle + 1
-            events.append(("series_switched", {"cycle": cycle, "capacity": capacity}))
-        values.append((following, cycle))
-        value = following
-    return Plan(values, CounterState(value, cycle), events)
-
-
-def series_label(cycle: int) -> str:
-    """``''`` for the first series, then ``A`` ... ``Z``, ``AA`` ..."""
-    label = ""
-    n = cycle - 1
-    while n > 0:
-        n, rest = divmod(n - 1, 26)
-        label = chr(ord("A") + rest) + label
-    return label
-
-
-class _DefinitionCache:
-    """Definitions by (name, requested scope), per engine, bounded."""
-
-    def __init__(self, maxsize: int = 10_000) -> None:
-        self.maxsize = maxsize
-        self._by_engine: weakref.WeakKeyDictionary[
-            Engine, dict[tuple[str, str], SequenceDefinition]
-        ]
-        self._by_engine = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
-
-    def get(self, engine: Engine, name: str, scope: str) -> SequenceDefinition | None:
-        entries = self._by_engine.get(engine)
-        return None if entries is None else entries.get((name, scope))
-
-    def put(self, engine: Engine, name: str, scope: str, definition: SequenceDefinition) -> None:
-        with self._lock:
-            entries = self._by_engine.setdefault(engine, {})
-            if len(entries) >= self.maxsize:
-                entries.clear()
-            entries[(name, scope)] = definition
-
-    def discard(self, engine: Engine, name: str) -> None:
-        with self._lock:
-            entries = self._by_engine.get(engine)
-            if entries:
-                for key in [k for k in entries if k[0] == name]:
-                    entries.pop(key, None)
-
-
 class Allocator:
     """Draws numbers for a :class:`~sa_sequencing.Sequencing` on a connection."""
 
     def __init__(self, sequencing: Sequencing) -> None:
         self.sequencing = sequencing
         self.tables = sequencing.tables
-        self.cache = _DefinitionCache()
+        self.cache = DefinitionCache()
         s = self.tables.sequences
         self._lookup = (
             select(s)

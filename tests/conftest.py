@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 from sa_sequencing import SequenceManager
 from sa_sequencing import Sequencing
-from sa_sequencing.allocation import _DefinitionCache
+from sa_sequencing.cache import DefinitionCache
 
 ALL_BACKENDS = ("sqlite", "postgresql", "mysql")
 _selected = os.environ.get("SA_SEQUENCING_TEST_BACKENDS")
@@ -131,7 +131,7 @@ def reset_tables(engine: sa.Engine, sequencing: Sequencing) -> None:
     with engine.begin() as conn:
         for table in reversed(sequencing.tables.all()):
             conn.execute(table.delete())
-    sequencing.allocator.cache = _DefinitionCache()
+    sequencing.allocator.cache = DefinitionCache()
     sequencing.stats.reset()
 
 

@@ -20,10 +20,12 @@ import math
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from ..errors import UnsupportedDialectError
 from .base import AuditSpec
 from .base import CounterKey
 from .base import CounterState
@@ -44,6 +46,20 @@ class SQLiteCounterStrategy(UpsertCounterStrategy):
     def _has_returning(self) -> bool:
         return bool(self.dialect.insert_returning)
 
+    def _check_old_sqlite(self, conn: Connection) -> None:
+        """Without RETURNING the counter is read, then written: safe only when every
+        transaction holds the write lock from its start."""
+        from ..sqlite import _on_begin
+
+        engine = conn.engine
+        if not event.contains(engine, "begin", _on_begin):
+            raise UnsupportedDialectError(
+                f"SQLite {self.dialect.server_version_info} has no RETURNING (3.35+), so "
+                "numbers are drawn with a read and a write; call "
+                "sa_sequencing.sqlite.begin_immediate(engine) so that no two transactions "
+                "can read the same counter value"
+            )
+
     def advance(
         self,
         conn: Connection,
@@ -57,6 +73,8 @@ class SQLiteCounterStrategy(UpsertCounterStrategy):
         now: datetime,
         audit: AuditSpec | None = None,
     ) -> int | None:
+        if not self._has_returning:
+            self._check_old_sqlite(conn)
         advance = super().advance if self._has_returning else CounterStrategy.advance.__get__(self)
         return advance(
             conn,
@@ -74,6 +92,7 @@ class SQLiteCounterStrategy(UpsertCounterStrategy):
     ) -> CounterState:
         if self._has_returning:
             return super().lock_counter(conn, key, empty=empty, now=now)
+        self._check_old_sqlite(conn)
         return CounterStrategy.lock_counter(self, conn, key, empty=empty, now=now)
 
     def classify(self, exc: DBAPIError) -> ErrorKind | None:

@@ -1,0 +1,266 @@
+"""Dialect strategies: lock timeouts and retries, the generic fallback, SQLite's
+``BEGIN IMMEDIATE``, and whole-transaction retries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from sa_sequencing import CounterStrategy
+from sa_sequencing import SequenceBusyError
+from sa_sequencing import Sequencing
+from sa_sequencing import UnsupportedDialectError
+from sa_sequencing import run_in_transaction
+from sa_sequencing.dialects import registered_strategy
+from sa_sequencing.retry import is_retryable
+from sa_sequencing.sqlite import _on_begin
+from sa_sequencing.sqlite import begin_immediate
+from sa_sequencing.sqlite import remove_begin_immediate
+
+
+def twin(**options):
+    """Another Sequencing over the same (already created) tables."""
+
+    class TwinBase(DeclarativeBase):
+        pass
+
+    return Sequencing(TwinBase, **options)
+
+
+def test_registry_picks_strategies_by_dialect(engine):
+    expected = {
+        "sqlite": "SQLiteCounterStrategy",
+        "postgresql": "PostgreSQLCounterStrategy",
+        "mysql": "MySQLCounterStrategy",
+        "mariadb": "MariaDBCounterStrategy",
+    }
+    assert registered_strategy(engine.dialect).__name__ == expected[engine.dialect.name]
+
+    class Unknown:
+        name = "oracle"
+
+    assert registered_strategy(Unknown()) is CounterStrategy
+
+
+def test_lock_timeout_is_retried_then_busy(engine, tx, sequencing, sessions):
+    with tx() as seqs:
+        seqs.define("hot", "H-{COUNTER}")
+    impatient = twin(lock_timeout=0.2, lock_retries=1)
+    holder = sessions()
+    holder.begin()
+    assert sequencing.manager(holder).generate("hot") == "H-1"
+    try:
+        with sessions() as waiter:
+            waiter.begin()
+            began = time.monotonic()
+            with pytest.raises(SequenceBusyError, match=r"'hot'.*2 lock waits") as info:
+                impatient.manager(waiter).generate("hot")
+            assert time.monotonic() - began >= 0.3
+            assert info.value.retryable is False
+            assert info.value.sequence == "hot"
+            figures = impatient.stats.figures("hot")
+            assert figures.failures == 2
+            if engine.dialect.name != "sqlite":
+                # the savepoint (PostgreSQL) or statement rollback (MySQL) kept the
+                # waiter's transaction usable: it can go on once the holder commits
+                holder.commit()
+                assert impatient.manager(waiter).generate("hot") == "H-2"
+                waiter.commit()
+            else:
+                waiter.rollback()
+                holder.commit()
+    finally:
+        holder.close()
+    with tx() as seqs:
+        numbers = [e.number for e in seqs.audit_log("hot") if e.event == "number_generated"]
+    assert numbers == (["H-1", "H-2"] if engine.dialect.name != "sqlite" else ["H-1"])
+
+
+def test_waiter_succeeds_when_lock_is_released_within_retries(tx, sequencing, sessions):
+    with tx() as seqs:
+        seqs.define("hot", "H-{COUNTER}")
+    patient = twin(lock_timeout=1.0, lock_retries=5)
+    holder = sessions()
+    holder.begin()
+    sequencing.manager(holder).generate("hot")
+    releaser = threading.Timer(0.5, holder.commit)
+    releaser.start()
+    try:
+        with sessions() as waiter, waiter.begin():
+            assert patient.manager(waiter).generate("hot") == "H-2"
+    finally:
+        releaser.join()
+        holder.close()
+
+
+def _generic(engine):
+    seq = twin()
+    seq._strategies[engine.dialect] = CounterStrategy(seq.tables, engine.dialect, stats=seq.stats)
+    return seq
+
+
+def test_generic_strategy_on_every_database(engine, tx, sequencing):
+    generic = _generic(engine)
+    with tx() as seqs:
+        seqs.define("g", "G-{YEAR}-{COUNTER:2}", reset_period="yearly")
+    with Session(engine) as session, session.begin():
+        seqs = generic.manager(session)
+        assert type(generic.strategy(session.connection())) is CounterStrategy
+        assert seqs.generate("g", date=date(2026, 1, 1)) == "G-2026-01"
+        assert seqs.generate_many("g", 2, date=date(2026, 1, 1)) == [
+            "G-2026-02",
+            "G-2026-03",
+        ]
+        assert seqs.preview("g", date=date(2027, 1, 1)) == "G-2027-01"
+
+
+def test_generic_strategy_is_gapless_under_threads(engine, url, tx, sequencing):
+    """The fallback's SELECT ... FOR UPDATE; on SQLite it needs BEGIN IMMEDIATE."""
+    own_engine = (
+        sa.create_engine(url, pool_size=10)
+        if engine.dialect.name != "sqlite"
+        else sa.create_engine(url)
+    )
+    if own_engine.dialect.name == "sqlite":
+        begin_immediate(own_engine)
+    generic = _generic(own_engine)
+    with tx() as seqs:
+        seqs.define("g", "{COUNTER}")
+    committed: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            for i in range(15):
+                with Session(own_engine) as session:
+                    session.begin()
+                    number = int(generic.manager(session).generate("g"))
+                    if i % 5 == 4:
+                        session.rollback()
+                    else:
+                        session.commit()
+                        with lock:
+                            committed.append(number)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    own_engine.dispose()
+    assert not errors, errors
+    assert sorted(committed) == list(range(1, len(committed) + 1))
+
+
+def test_begin_immediate_is_idempotent_and_removable(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/bi.db")
+    begin_immediate(engine)
+    begin_immediate(engine)
+    assert sa.event.contains(engine, "begin", _on_begin)
+    seq = twin()
+    seq.create_all(engine)
+    with Session(engine) as session, session.begin():
+        # a read first, then numbers: safe because the write lock came with BEGIN
+        session.execute(sa.text("select 1"))
+        seqs = seq.manager(session)
+        seqs.define("x", "X-{COUNTER}")
+        assert seqs.generate("x") == "X-1"
+        assert session.connection().connection.dbapi_connection.in_transaction
+    remove_begin_immediate(engine)
+    remove_begin_immediate(engine)
+    assert not sa.event.contains(engine, "begin", _on_begin)
+    with Session(engine) as session, session.begin():
+        assert seq.manager(session).generate("x") == "X-2"
+    engine.dispose()
+    with pytest.raises(ValueError, match="SQLite"):
+        begin_immediate(sa.create_engine("postgresql+psycopg://nobody@localhost/none"))
+
+
+def test_sqlite_without_returning_requires_begin_immediate(tmp_path, monkeypatch):
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/old.db")
+    seq = twin()
+    seq.create_all(engine)
+    with Session(engine) as session, session.begin():
+        seq.manager(session).define("x", "X-{COUNTER}")
+    monkeypatch.setattr(engine.dialect, "insert_returning", False)
+    with Session(engine) as session, session.begin():
+        with pytest.raises(UnsupportedDialectError, match="begin_immediate"):
+            seq.manager(session).generate("x")
+    begin_immediate(engine)
+    with Session(engine) as session, session.begin():
+        assert seq.manager(session).generate("x") == "X-1"
+    engine.dispose()
+
+
+def test_serialization_failure_is_retried_by_run_in_transaction(engine, url, tx, sequencing):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("REPEATABLE READ serialization failures are PostgreSQL's")
+    with tx() as seqs:
+        seqs.define("rr", "RR-{COUNTER}")
+    rr_engine = sa.create_engine(url, isolation_level="REPEATABLE READ")
+    factory = sessionmaker(rr_engine)
+    attempts: list[str] = []
+
+    def work(session: Session) -> str:
+        seqs = sequencing.manager(session)
+        session.execute(sa.text("select 1"))  # takes the snapshot
+        if not attempts:
+            # another transaction draws and commits after our snapshot
+            with Session(engine) as other, other.begin():
+                sequencing.manager(other).generate("rr")
+        attempts.append("try")
+        return seqs.generate("rr")
+
+    try:
+        assert run_in_transaction(factory, work, attempts=3) == "RR-2"
+    finally:
+        rr_engine.dispose()
+    assert attempts == ["try", "try"]
+    with tx() as seqs:
+        assert seqs.generate("rr") == "RR-3"
+
+
+def test_run_in_transaction_gives_up_after_attempts_and_only_on_retryable(sessions):
+    calls = []
+
+    def always_busy(session):
+        calls.append(1)
+        raise SequenceBusyError("busy", retryable=True)
+
+    with pytest.raises(SequenceBusyError):
+        run_in_transaction(sessions, always_busy, attempts=2, backoff=0)
+    assert len(calls) == 2
+
+    def not_retryable(session):
+        calls.append(1)
+        raise SequenceBusyError("busy", retryable=False)
+
+    calls.clear()
+    with pytest.raises(SequenceBusyError):
+        run_in_transaction(sessions, not_retryable, attempts=3, backoff=0)
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="attempts"):
+        run_in_transaction(sessions, not_retryable, attempts=0)
+
+
+def test_is_retryable_knows_the_error_codes():
+    class PgError(Exception):
+        sqlstate = "40001"
+
+    class MyError(Exception):
+        pass
+
+    assert is_retryable(sa.exc.OperationalError("x", {}, PgError()))
+    assert is_retryable(sa.exc.OperationalError("x", {}, MyError(1213, "Deadlock found")))
+    assert not is_retryable(sa.exc.OperationalError("x", {}, MyError(1062, "Duplicate")))
+    assert not is_retryable(ValueError("x"))
