@@ -192,6 +192,7 @@ class Allocator:
             Issued(_glue(prefix, value, width, suffix), value, 1, period)
             for value in range(last - (count - 1) * step, last + 1, step)
         ]
+        now = utcnow()  # issued now, after the lock wait: the ledger's times follow its order
         events: list[tuple[str, dict[str, Any]]] = []
         if (
             issued[0].value == definition.start
@@ -238,6 +239,7 @@ class Allocator:
         plan = plan_allocation(
             definition, state, count, capacity_of(definition, pattern), scope=scope
         )
+        now = utcnow()
         strategy.write_counter(conn, key, plan.state, now=now)
         issued = [
             Issued(

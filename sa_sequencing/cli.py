@@ -90,7 +90,6 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 
 from . import __version__
-from .definitions import SequenceDefinition
 from .enums import GapPolicy
 from .enums import OverflowBehavior
 from .enums import ResetPeriod
@@ -227,7 +226,8 @@ def _table(rows: Sequence[Sequence[object]], indent: str = "") -> list[str]:
         return []
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     return [
-        indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells
+        indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in cells
     ]
 
 
@@ -412,7 +412,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if not entries:
         print("no audit entries")
         return 0
-    rows: list[Sequence[object]] = [("TIME", "EVENT", "SEQUENCE", "SCOPE", "NUMBER", "ACTOR")]
+    rows: list[Sequence[object]] = [
+        ("TIME (UTC)", "EVENT", "SEQUENCE", "SCOPE", "NUMBER", "ACTOR")
+    ]
     rows += [
         (e.created_at, e.event, e.sequence_name, _scope_label(e.scope), e.number, e.performed_by)
         for e in entries
@@ -622,7 +624,7 @@ class _Demo:
         with self.tx() as seqs:
             entries = seqs.audit_log(limit=limit)
         print(f"Audit trail (last {len(entries)} entries)")
-        rows: list[Sequence[object]] = [("TIME", "EVENT", "SCOPE", "NUMBER", "ACTOR")]
+        rows: list[Sequence[object]] = [("TIME", "EVENT", "SEQUENCE", "SCOPE", "NUMBER", "ACTOR")]
         rows += [_audit_row(e) for e in entries]
         _print_lines(_table(rows, indent="  "))
 
@@ -631,6 +633,7 @@ def _audit_row(entry: AuditEntry) -> tuple[object, ...]:
     return (
         entry.created_at.strftime("%H:%M:%S.%f")[:-3],
         entry.event,
+        entry.sequence_name,
         _scope_label(entry.scope),
         entry.number,
         entry.performed_by,
@@ -791,10 +794,23 @@ def _hint(exc: Exception, args: argparse.Namespace) -> str | None:
         return exc.hint
     scope = f" --scope {exc.scope}" if isinstance(exc, SequencingError) and exc.scope else ""
     if isinstance(exc, SequenceLockedError) and exc.sequence:
+        # The lock may sit on the global definition serving the scope.
+        owner = _definition_scope(args, exc.sequence, exc.scope)
+        scope = f" --scope {owner}" if owner else ""
         return f"unlock it with: {PROG} unlock {exc.sequence}{scope}"
     if isinstance(exc, SequenceNotFoundError) and exc.sequence and args.command != "define":
         return f"define it with: {PROG} define {exc.sequence} PATTERN{scope}"
     return None
+
+
+def _definition_scope(args: argparse.Namespace, name: str, scope: str | None) -> str | None:
+    """The scope of the definition serving ``scope`` (None: global or not found)."""
+    try:
+        with _manager(args) as seqs:
+            definition = seqs.find(name, scope=scope)
+    except Exception:
+        return None
+    return None if definition is None else definition.scope
 
 
 def _report(exc: Exception, args: argparse.Namespace) -> None:

@@ -33,7 +33,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from ..types import JSONText
-from ..types import UTCDateTime
 from .base import AuditSpec
 from .base import CounterKey
 from .upsert import UpsertCounterStrategy
@@ -78,7 +77,9 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
                 value,
                 bindparam("data", type_=JSONText),
                 bindparam("performed_by", type_=String),
-                bindparam("now", type_=UTCDateTime),
+                # the time the number was issued, after the lock wait, so the ledger's
+                # times follow its order
+                func.clock_timestamp(),
             )
             .select_from(advanced)
             .join(offsets, true())
