@@ -35,6 +35,7 @@ from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import declared_attr
 from sqlalchemy.orm import mapped_column
@@ -80,7 +81,7 @@ class SequenceMixin(_SequencingTable):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="", server_default="")
+    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="", server_default=text("''"))
     pattern: Mapped[str] = mapped_column(String(PATTERN_LENGTH))
     reset_period: Mapped[str] = mapped_column(String(16), default="never")
     reset_limit: Mapped[int | None] = mapped_column(Integer)
@@ -115,7 +116,8 @@ class CounterMixin(_SequencingTable):
     @declared_attr
     @classmethod
     def sequence_id(cls) -> Mapped[int]:
-        return mapped_column(Integer, cls._sequence_fk(), primary_key=True)
+        # First in the table, so the primary key reads (sequence_id, scope, period).
+        return mapped_column(Integer, cls._sequence_fk(), primary_key=True, sort_order=-1)
 
     scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), primary_key=True)
     period: Mapped[str] = mapped_column(String(PERIOD_LENGTH), primary_key=True)

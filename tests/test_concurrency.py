@@ -152,3 +152,41 @@ def test_two_concurrent_defines_one_wins(sessions, sequencing, tx):
     with tx() as seqs:
         assert seqs.get("race").pattern == "R-{COUNTER}"
         assert [d.name for d in seqs.list()] == ["race"]
+
+
+def test_threads_on_the_slow_path_are_gapless(tx, sessions, sequencing):
+    """A count-based reset goes through lock-then-plan: same guarantee, first use included."""
+    with tx() as seqs:
+        seqs.define("books", "B{CYCLE}-{COUNTER}", reset_limit=7)
+    committed: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(12):
+                with sessions() as session:
+                    session.begin()
+                    number = sequencing.manager(session).generate("books")
+                    if rng.random() < 0.2:
+                        session.rollback()
+                    else:
+                        session.commit()
+                        with lock:
+                            committed.append(number)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    ordinals = []
+    for number in committed:
+        cycle, counter = number.removeprefix("B").split("-")
+        assert 1 <= int(counter) <= 7
+        ordinals.append((int(cycle) - 1) * 7 + int(counter))
+    assert sorted(ordinals) == list(range(1, len(committed) + 1))

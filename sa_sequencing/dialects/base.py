@@ -13,6 +13,7 @@ whole job (guard, create-on-first-use, increment, read back) in one statement.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import time
 from collections.abc import Callable
@@ -308,9 +309,15 @@ class _Savepoint:
         self.rolled_back = True
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is not None and not self.rolled_back:
-            self.rollback()
-        self.conn.exec_driver_sql("RELEASE SAVEPOINT sa_sequencing")
+        if exc_type is None:
+            self.conn.exec_driver_sql("RELEASE SAVEPOINT sa_sequencing")
+            return
+        # A deadlock may have rolled back the whole transaction, savepoint included:
+        # then cleaning up fails too, and the original error is the one to report.
+        with contextlib.suppress(DBAPIError):
+            if not self.rolled_back:
+                self.rollback()
+            self.conn.exec_driver_sql("RELEASE SAVEPOINT sa_sequencing")
 
 
 def registered_strategy(dialect: Dialect) -> type[CounterStrategy]:

@@ -101,7 +101,18 @@ class MySQLCounterStrategy(CounterStrategy):
             )
         )
         self._undo_stmt = update(c).where(self._key_clause).values(value=c.c.value - increment)
-        self._insert_ignore = self._insert_empty.prefix_with("IGNORE")
+        self._create_or_lock = (
+            mysql_insert(c)
+            .values(
+                sequence_id=bindparam("k_sequence_id", type_=Integer),
+                scope=bindparam("k_scope", type_=String),
+                period=bindparam("k_period", type_=String),
+                value=bindparam("new_value", type_=BigInteger),
+                cycle=bindparam("new_cycle", type_=Integer),
+                updated_at=now,
+            )
+            .on_duplicate_key_update(value=c.c.value)
+        )
 
     def advance(
         self,
@@ -136,14 +147,14 @@ class MySQLCounterStrategy(CounterStrategy):
     def lock_counter(
         self, conn: Connection, key: CounterKey, *, empty: CounterState, now: datetime
     ) -> CounterState:
+        # Insert-or-lock first: a SELECT ... FOR UPDATE of a missing row takes a gap lock,
+        # and two first users holding it would deadlock on their INSERTs.
         params = self._params(key)
-        row = conn.execute(self._read_locked, params).first()
-        if row is None:
-            conn.execute(
-                self._insert_ignore,
-                {**params, "new_value": empty.value, "new_cycle": empty.cycle, "now": now},
-            )
-            row = conn.execute(self._read_locked, params).one()
+        conn.execute(
+            self._create_or_lock,
+            {**params, "new_value": empty.value, "new_cycle": empty.cycle, "now": now},
+        )
+        row = conn.execute(self._read_locked, params).one()
         return CounterState(row.value, row.cycle)
 
     def classify(self, exc: DBAPIError) -> ErrorKind | None:
