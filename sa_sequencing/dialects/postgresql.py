@@ -48,19 +48,28 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
     def dialect_insert(self, table: Any) -> Any:
         return pg_insert(table)
 
-    def _audited_statement(self) -> Any:
-        stmt = getattr(self, "_audited_stmt", None)
-        if stmt is not None:
-            return stmt
+    def _audited_statement(self, single: bool) -> Any:
+        """The counter upsert plus one audit row per number, as one statement.
+
+        A single number gets its own statement without the ``generate_series`` join:
+        PostgreSQL cannot use a generic (cached) plan for the join and would plan the
+        statement again on every execution.
+        """
+        cache = self.__dict__.setdefault("_audited_stmts", {})
+        if single in cache:
+            return cache[single]
         c = self.tables.counters
         a = self.tables.audits
         advanced = self.upsert_advance().returning(c.c.value).cte("advanced")
-        offsets = (
-            func.generate_series(0, bindparam("count", type_=Integer) - 1)
-            .table_valued("n")
-            .render_derived(name="offsets")
-        )
-        value = advanced.c.value - offsets.c.n * bindparam("step", type_=BigInteger)
+        if single:
+            value: Any = advanced.c.value
+        else:
+            offsets = (
+                func.generate_series(0, bindparam("count", type_=Integer) - 1)
+                .table_valued("n")
+                .render_derived(name="offsets")
+            )
+            value = advanced.c.value - offsets.c.n * bindparam("step", type_=BigInteger)
         digits = cast(value, Text)
         width = bindparam("width", type_=Integer)
         number = (
@@ -68,23 +77,20 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
             + func.lpad(digits, func.greatest(width, func.length(digits)), "0")
             + bindparam("suffix", type_=String)
         )
-        rows = (
-            select(
-                bindparam("sequence_name", type_=String),
-                bindparam("k_scope", type_=String),
-                literal("number_generated", String),
-                number,
-                value,
-                bindparam("data", type_=JSONText),
-                bindparam("performed_by", type_=String),
-                # the time the number was issued, after the lock wait, so the ledger's
-                # times follow its order
-                func.clock_timestamp(),
-            )
-            .select_from(advanced)
-            .join(offsets, true())
-            .order_by(offsets.c.n.desc())
-        )
+        rows = select(
+            bindparam("sequence_name", type_=String),
+            bindparam("k_scope", type_=String),
+            literal("number_generated", String),
+            number,
+            value,
+            bindparam("data", type_=JSONText),
+            bindparam("performed_by", type_=String),
+            # the time the number was issued, after the lock wait, so the ledger's
+            # times follow its order
+            func.clock_timestamp(),
+        ).select_from(advanced)
+        if not single:
+            rows = rows.join(offsets, true()).order_by(offsets.c.n.desc())
         audited = insert(a).from_select(
             [
                 "sequence_name",
@@ -98,7 +104,7 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
             ],
             rows,
         )
-        stmt = self._audited_stmt = select(advanced.c.value).add_cte(audited.cte("audited"))
+        stmt = cache[single] = select(advanced.c.value).add_cte(audited.cte("audited"))
         return stmt
 
     def advance(
@@ -136,7 +142,7 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
             data=audit.data,
             performed_by=audit.performed_by,
         )
-        value: int | None = conn.execute(self._audited_statement(), params).scalar()
+        value: int | None = conn.execute(self._audited_statement(count == 1), params).scalar()
         return value
 
     @property
