@@ -31,6 +31,7 @@ from .cache import DefinitionCache
 from .definitions import SequenceDefinition
 from .definitions import normalize_name
 from .definitions import normalize_scope
+from .dialects.base import Advance
 from .dialects.base import AuditSpec
 from .dialects.base import CounterKey
 from .dialects.base import CounterState
@@ -175,14 +176,16 @@ class Allocator:
             scope,
             lambda: strategy.advance(
                 conn,
-                key,
-                revision=definition.revision,
-                count=count,
-                start=definition.start,
-                step=definition.step,
-                capacity=capacity_of(definition, pattern),
-                now=now,
-                audit=audit,
+                Advance(
+                    key,
+                    revision=definition.revision,
+                    count=count,
+                    start=definition.start,
+                    step=definition.step,
+                    capacity=capacity_of(definition, pattern),
+                    now=now,
+                    audit=audit,
+                ),
             ),
         )
         if last is None:

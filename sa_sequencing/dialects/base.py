@@ -18,6 +18,7 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
@@ -38,12 +39,10 @@ from sqlalchemy.exc import IntegrityError
 from ..types import UTCDateTime
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from ..sequencing import SequencingTables
     from ..stats import LockStats
 
-__all__ = ["AuditSpec", "CounterKey", "CounterState", "CounterStrategy", "ErrorKind"]
+__all__ = ["Advance", "AuditSpec", "CounterKey", "CounterState", "CounterStrategy", "ErrorKind"]
 
 _T = TypeVar("_T")
 
@@ -88,6 +87,36 @@ class AuditSpec:
     suffix: str
     data: Any
     performed_by: str | None
+
+
+@dataclass(frozen=True)
+class Advance:
+    """One request to move a counter by ``count`` numbers (see
+    :meth:`CounterStrategy.advance`)."""
+
+    key: CounterKey
+    revision: int
+    """The definition's revision the caller planned with."""
+    count: int
+    start: int
+    step: int
+    capacity: int | None
+    now: datetime
+    audit: AuditSpec | None = None
+    """Per-number audit rows, for strategies that write them in the counter statement."""
+
+    def params(self) -> dict[str, Any]:
+        """The bound parameters shared by the one-statement strategies."""
+        return {
+            "k_sequence_id": self.key.sequence_id,
+            "k_scope": self.key.scope,
+            "k_period": self.key.period,
+            "revision": self.revision,
+            "first_last": self.start + (self.count - 1) * self.step,
+            "increment": self.count * self.step,
+            "capacity": MAX_VALUE if self.capacity is None else self.capacity,
+            "now": self.now,
+        }
 
 
 class CounterStrategy:
@@ -150,32 +179,22 @@ class CounterStrategy:
 
     # -- the hot path -----------------------------------------------------------------
 
-    def advance(
-        self,
-        conn: Connection,
-        key: CounterKey,
-        *,
-        revision: int,
-        count: int,
-        start: int,
-        step: int,
-        capacity: int | None,
-        now: datetime,
-        audit: AuditSpec | None = None,
-    ) -> int | None:
+    def advance(self, conn: Connection, request: Advance) -> int | None:
         """Advance the counter by ``count`` numbers and return the last one.
 
         Returns ``None``, having changed nothing, when the definition's revision is no
         longer ``revision`` (it was changed, locked or deleted) or when the numbers
         would pass ``capacity``: the caller then takes the slow path.
         """
-        if conn.execute(self._revision, {"k_sequence_id": key.sequence_id}).scalar() != revision:
+        r = request
+        revision = conn.execute(self._revision, {"k_sequence_id": r.key.sequence_id}).scalar()
+        if revision != r.revision:
             return None
-        state = self.lock_counter(conn, key, empty=CounterState(start - step, 1), now=now)
-        last = state.value + count * step
-        if capacity is not None and last > capacity:
+        state = self.lock_counter(conn, r.key, empty=CounterState(r.start - r.step, 1), now=r.now)
+        last = state.value + r.count * r.step
+        if r.capacity is not None and last > r.capacity:
             return None
-        self.write_counter(conn, key, CounterState(last, state.cycle), now=now)
+        self.write_counter(conn, r.key, CounterState(last, state.cycle), now=r.now)
         return last
 
     # -- the slow path and preview ----------------------------------------------------

@@ -41,8 +41,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from ..types import UTCDateTime
-from .base import MAX_VALUE
-from .base import AuditSpec
+from .base import Advance
 from .base import CounterKey
 from .base import CounterState
 from .base import CounterStrategy
@@ -114,32 +113,13 @@ class MySQLCounterStrategy(CounterStrategy):
             .on_duplicate_key_update(value=c.c.value)
         )
 
-    def advance(
-        self,
-        conn: Connection,
-        key: CounterKey,
-        *,
-        revision: int,
-        count: int,
-        start: int,
-        step: int,
-        capacity: int | None,
-        now: datetime,
-        audit: AuditSpec | None = None,
-    ) -> int | None:
-        params = {
-            **self._params(key),
-            "revision": revision,
-            "first_last": start + (count - 1) * step,
-            "increment": count * step,
-            "capacity": MAX_VALUE if capacity is None else capacity,
-            "now": now,
-        }
+    def advance(self, conn: Connection, request: Advance) -> int | None:
+        params = request.params()
         result = conn.execute(self._advance_stmt, params)
         if result.rowcount == 0:
             return None
         last = int(result.lastrowid)
-        if capacity is not None and last > capacity:
+        if request.capacity is not None and last > request.capacity:
             conn.execute(self._undo_stmt, params)
             return None
         return last

@@ -14,7 +14,6 @@ can be retried without aborting the caller's transaction.
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any
 from typing import ClassVar
 
@@ -33,8 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from ..types import JSONText
-from .base import AuditSpec
-from .base import CounterKey
+from .base import Advance
 from .upsert import UpsertCounterStrategy
 
 __all__ = ["PostgreSQLCounterStrategy"]
@@ -107,34 +105,14 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
         stmt = cache[single] = select(advanced.c.value).add_cte(audited.cte("audited"))
         return stmt
 
-    def advance(
-        self,
-        conn: Connection,
-        key: CounterKey,
-        *,
-        revision: int,
-        count: int,
-        start: int,
-        step: int,
-        capacity: int | None,
-        now: datetime,
-        audit: AuditSpec | None = None,
-    ) -> int | None:
+    def advance(self, conn: Connection, request: Advance) -> int | None:
+        audit = request.audit
         if audit is None:
-            return super().advance(
-                conn,
-                key,
-                revision=revision,
-                count=count,
-                start=start,
-                step=step,
-                capacity=capacity,
-                now=now,
-            )
-        params = self.advance_params(key, revision, count, start, step, capacity, now)
+            return super().advance(conn, request)
+        params = request.params()
         params.update(
-            count=count,
-            step=step,
+            count=request.count,
+            step=request.step,
             width=audit.width,
             prefix=audit.prefix,
             suffix=audit.suffix,
@@ -142,7 +120,9 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
             data=audit.data,
             performed_by=audit.performed_by,
         )
-        value: int | None = conn.execute(self._audited_statement(count == 1), params).scalar()
+        value: int | None = conn.execute(
+            self._audited_statement(request.count == 1), params
+        ).scalar()
         return value
 
     @property

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import UnsupportedDialectError
-from .base import AuditSpec
+from .base import Advance
 from .base import CounterKey
 from .base import CounterState
 from .base import CounterStrategy
@@ -60,32 +60,11 @@ class SQLiteCounterStrategy(UpsertCounterStrategy):
                 "can read the same counter value"
             )
 
-    def advance(
-        self,
-        conn: Connection,
-        key: CounterKey,
-        *,
-        revision: int,
-        count: int,
-        start: int,
-        step: int,
-        capacity: int | None,
-        now: datetime,
-        audit: AuditSpec | None = None,
-    ) -> int | None:
+    def advance(self, conn: Connection, request: Advance) -> int | None:
         if not self._has_returning:
             self._check_old_sqlite(conn)
         advance = super().advance if self._has_returning else CounterStrategy.advance.__get__(self)
-        return advance(
-            conn,
-            key,
-            revision=revision,
-            count=count,
-            start=start,
-            step=step,
-            capacity=capacity,
-            now=now,
-        )
+        return advance(conn, request)
 
     def lock_counter(
         self, conn: Connection, key: CounterKey, *, empty: CounterState, now: datetime

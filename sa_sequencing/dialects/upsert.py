@@ -32,8 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from ..types import UTCDateTime
-from .base import MAX_VALUE
-from .base import AuditSpec
+from .base import Advance
 from .base import CounterKey
 from .base import CounterState
 from .base import CounterStrategy
@@ -90,43 +89,9 @@ class UpsertCounterStrategy(CounterStrategy):
             )
         return stmt
 
-    def advance(
-        self,
-        conn: Connection,
-        key: CounterKey,
-        *,
-        revision: int,
-        count: int,
-        start: int,
-        step: int,
-        capacity: int | None,
-        now: datetime,
-        audit: AuditSpec | None = None,
-    ) -> int | None:
-        params = self.advance_params(key, revision, count, start, step, capacity, now)
-        value: int | None = conn.execute(self._advance_statement(), params).scalar()
+    def advance(self, conn: Connection, request: Advance) -> int | None:
+        value: int | None = conn.execute(self._advance_statement(), request.params()).scalar()
         return value
-
-    @staticmethod
-    def advance_params(
-        key: CounterKey,
-        revision: int,
-        count: int,
-        start: int,
-        step: int,
-        capacity: int | None,
-        now: datetime,
-    ) -> dict[str, Any]:
-        return {
-            "k_sequence_id": key.sequence_id,
-            "k_scope": key.scope,
-            "k_period": key.period,
-            "revision": revision,
-            "first_last": start + (count - 1) * step,
-            "increment": count * step,
-            "capacity": MAX_VALUE if capacity is None else capacity,
-            "now": now,
-        }
 
     def lock_counter(
         self, conn: Connection, key: CounterKey, *, empty: CounterState, now: datetime
