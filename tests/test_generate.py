@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
 
 from sa_sequencing import ConfigurationError
 from sa_sequencing import PatternError
@@ -325,3 +328,46 @@ def test_tables_live_on_the_host_metadata_with_prefix(engine):
             assert seqs.generate("x") == "X-1"
     finally:
         HostBase.metadata.drop_all(engine)
+
+
+def test_host_subclasses_a_mixin_with_its_own_columns_and_names(engine):
+    from sqlalchemy.orm import DeclarativeBase
+    from sqlalchemy.orm import Session
+
+    from sa_sequencing import ConfigurationError
+    from sa_sequencing import CounterMixin
+    from sa_sequencing import SequenceMixin
+    from sa_sequencing import Sequencing
+
+    class HostBase(DeclarativeBase):
+        pass
+
+    class NumberingRule(SequenceMixin, HostBase):
+        __tablename__ = "host_numbering_rules"
+        owner: Mapped[str | None] = mapped_column(String(80))
+
+    seq = Sequencing(HostBase, table_prefix="host_", sequence_class=NumberingRule)
+    assert seq.tables.sequences is NumberingRule.__table__
+    fk = next(iter(seq.tables.counters.c.sequence_id.foreign_keys))
+    assert fk.target_fullname == "host_numbering_rules.id"
+    HostBase.metadata.create_all(engine)
+    try:
+        with Session(engine) as session, session.begin():
+            seqs = seq.manager(session)
+            seqs.define("x", "X-{COUNTER}")
+            assert seqs.generate("x") == "X-1"
+            session.execute(NumberingRule.__table__.update().values(owner="accounting"))
+            assert session.get(NumberingRule, seqs.get("x").id).owner == "accounting"
+    finally:
+        HostBase.metadata.drop_all(engine)
+
+    class OtherBase(DeclarativeBase):
+        pass
+
+    class Misplaced(CounterMixin, OtherBase):
+        __tablename__ = "misplaced_counters"
+
+    with pytest.raises(ConfigurationError, match="__sequences_tablename__"):
+        Sequencing(OtherBase, table_prefix="zz_", counter_class=Misplaced)
+    with pytest.raises(ConfigurationError, match="must subclass SequenceMixin"):
+        Sequencing(OtherBase, table_prefix="yy_", sequence_class=Misplaced)
