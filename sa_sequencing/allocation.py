@@ -157,10 +157,9 @@ class Allocator:
         day_input: date | datetime | None,
         performed_by: str | None,
     ) -> list[Issued] | None:
-        day = document_day(day_input, definition.zone)
-        period = period_key(definition.reset_period, day, definition.fiscal_year_start)
-        pattern = self.pattern_for(definition, day)
-        prefix, width, suffix = self._render_parts(definition, pattern, scope, day, context, 1)
+        day, period, pattern, (prefix, width, suffix) = self._place(
+            definition, scope, day_input, context
+        )
         strategy = self.sequencing.strategy(conn)
         now = utcnow()
         data = _audit_data(period, day, context)
@@ -227,11 +226,8 @@ class Allocator:
         definition = self.load(conn, name, scope, shared_lock=True)
         if definition.is_locked:
             raise _locked(definition, scope)
-        day = document_day(day_input, definition.zone)
-        period = period_key(definition.reset_period, day, definition.fiscal_year_start)
-        pattern = self.pattern_for(definition, day)
-        # Rendering first checks the context before anything is written.
-        self._render_parts(definition, pattern, scope, day, context, 1)
+        # Placing the number renders it once: a bad context fails before any write.
+        day, period, pattern, _ = self._place(definition, scope, day_input, context)
         strategy = self.sequencing.strategy(conn)
         now = utcnow()
         key = CounterKey(definition.id, scope, period)
@@ -279,10 +275,7 @@ class Allocator:
         definition = self.load(conn, name, scope_key)
         if definition.is_locked:
             raise _locked(definition, scope_key)
-        the_day = document_day(day, definition.zone)
-        period = period_key(definition.reset_period, the_day, definition.fiscal_year_start)
-        pattern = self.pattern_for(definition, the_day)
-        self._render_parts(definition, pattern, scope_key, the_day, context, 1)
+        the_day, period, pattern, _ = self._place(definition, scope_key, day, context)
         strategy = self.sequencing.strategy(conn)
         state = strategy.read_counter(conn, CounterKey(definition.id, scope_key, period))
         plan = plan_allocation(
@@ -293,6 +286,21 @@ class Allocator:
         return Issued(number, value, cycle, period)
 
     # -- rendering -------------------------------------------------------------------
+
+    def _place(
+        self,
+        definition: SequenceDefinition,
+        scope: str,
+        day_input: date | datetime | None,
+        context: Mapping[str, object] | None,
+    ) -> tuple[date, str, Pattern, tuple[str, int | None, str]]:
+        """Where a number drawn now belongs: its document day, counter period, pattern,
+        and the rendered text around the counter (which checks the context)."""
+        day = document_day(day_input, definition.zone)
+        period = period_key(definition.reset_period, day, definition.fiscal_year_start)
+        pattern = self.pattern_for(definition, day)
+        parts = self._render_parts(definition, pattern, scope, day, context, 1)
+        return day, period, pattern, parts
 
     def pattern_for(self, definition: SequenceDefinition, day: date) -> Pattern:
         """The pattern in force for documents dated ``day``."""
