@@ -56,21 +56,24 @@ DEFAULTS: dict[str, Any] = {
 COUNTING_OPTIONS = frozenset({"reset_period", "reset_limit", "fiscal_year_start"})
 
 
+def _identifier(text: str, what: str, limit: int, hint: str, shown: object) -> str:
+    """Check a name or scope: non-empty, no surrounding blanks or control characters,
+    at most ``limit`` characters."""
+    if not text.strip() or text != text.strip() or _CONTROL.search(text):
+        raise ConfigurationError(f"invalid {what} {shown!r}: {hint}")
+    if len(text) > limit:
+        raise ConfigurationError(
+            f"{what} {text[:20]!r}... is {len(text)} characters long: the limit is {limit}"
+        )
+    return text
+
+
 def normalize_name(name: object) -> str:
     """Check a sequence name: a non-empty string of at most 100 characters."""
     if not isinstance(name, str):
         raise TypeError(f"sequence name must be a str, not {type(name).__name__}")
-    if not name.strip() or name != name.strip() or _CONTROL.search(name):
-        raise ConfigurationError(
-            f"invalid sequence name {name!r}: give a non-empty name without surrounding "
-            "blanks or control characters"
-        )
-    if len(name) > NAME_LENGTH:
-        raise ConfigurationError(
-            f"sequence name {name[:20]!r}... is {len(name)} characters long: "
-            f"the limit is {NAME_LENGTH}"
-        )
-    return name
+    hint = "give a non-empty name without surrounding blanks or control characters"
+    return _identifier(name, "sequence name", NAME_LENGTH, hint, name)
 
 
 def normalize_scope(scope: object) -> str:
@@ -79,17 +82,8 @@ def normalize_scope(scope: object) -> str:
         return ""
     if isinstance(scope, bool) or not isinstance(scope, (str, int)):
         raise TypeError(f"scope must be a str, an int or None, not {type(scope).__name__}")
-    text = str(scope)
-    if not text.strip() or text != text.strip() or _CONTROL.search(text):
-        raise ConfigurationError(
-            f"invalid scope {scope!r}: give a non-empty identifier, or scope=None for the "
-            "global scope"
-        )
-    if len(text) > SCOPE_LENGTH:
-        raise ConfigurationError(
-            f"scope {text[:20]!r}... is {len(text)} characters long: the limit is {SCOPE_LENGTH}"
-        )
-    return text
+    hint = "give a non-empty identifier, or scope=None for the global scope"
+    return _identifier(str(scope), "scope", SCOPE_LENGTH, hint, scope)
 
 
 def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COUNTER) -> int:

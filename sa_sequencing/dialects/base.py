@@ -29,6 +29,7 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import bindparam
 from sqlalchemy import insert
+from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
@@ -178,6 +179,34 @@ class CounterStrategy:
         )
 
     # -- the hot path -----------------------------------------------------------------
+
+    #: The counter columns a one-statement strategy inserts, in :meth:`guarded_source` order.
+    INSERTED_COLUMNS: ClassVar[list[str]] = [
+        "sequence_id",
+        "scope",
+        "period",
+        "value",
+        "cycle",
+        "updated_at",
+    ]
+
+    def guarded_source(self, value: Any, *conditions: Any) -> Any:
+        """The row a one-statement strategy inserts on first use (key, ``value``, cycle 1,
+        time), selected only while the definition still has the planned revision, so
+        a stale cached definition inserts and updates nothing."""
+        s = self.tables.sequences
+        return select(
+            bindparam("k_sequence_id", type_=Integer),
+            bindparam("k_scope", type_=String),
+            bindparam("k_period", type_=String),
+            value,
+            literal(1, Integer),
+            bindparam("now", type_=UTCDateTime),
+        ).where(
+            s.c.id == bindparam("k_sequence_id", type_=Integer),
+            s.c.revision == bindparam("revision", type_=Integer),
+            *conditions,
+        )
 
     def advance(self, conn: Connection, request: Advance) -> int | None:
         """Advance the counter by ``count`` numbers and return the last one.

@@ -32,8 +32,6 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import bindparam
 from sqlalchemy import func
-from sqlalchemy import literal
-from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection
@@ -64,25 +62,14 @@ class MySQLCounterStrategy(CounterStrategy):
     def __init__(self, tables: Any, dialect: Dialect, **kw: Any) -> None:
         super().__init__(tables, dialect, **kw)
         c = tables.counters
-        s = tables.sequences
         now = bindparam("now", type_=UTCDateTime)
         increment = bindparam("increment", type_=BigInteger)
-        source = select(
-            bindparam("k_sequence_id", type_=Integer),
-            bindparam("k_scope", type_=String),
-            bindparam("k_period", type_=String),
-            func.last_insert_id(bindparam("first_last", type_=BigInteger)),
-            literal(1, Integer),
-            now,
-        ).where(
-            s.c.id == bindparam("k_sequence_id", type_=Integer),
-            s.c.revision == bindparam("revision", type_=Integer),
+        source = self.guarded_source(
+            func.last_insert_id(bindparam("first_last", type_=BigInteger))
         )
         self._advance_stmt = (
             mysql_insert(c)
-            .from_select(
-                ["sequence_id", "scope", "period", "value", "cycle", "updated_at"], source
-            )
+            .from_select(self.INSERTED_COLUMNS, source)
             .on_duplicate_key_update(
                 [
                     # Assigned before value (MySQL assigns left to right), so that an

@@ -27,8 +27,6 @@ from sqlalchemy import BigInteger
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import bindparam
-from sqlalchemy import literal
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from ..types import UTCDateTime
@@ -54,26 +52,12 @@ class UpsertCounterStrategy(CounterStrategy):
     def upsert_advance(self) -> Insert:
         """The guarded upsert, without ``RETURNING``."""
         c = self.tables.counters
-        s = self.tables.sequences
         capacity = bindparam("capacity", type_=BigInteger)
         first_last = bindparam("first_last", type_=BigInteger)
         increment = bindparam("increment", type_=BigInteger)
         now = bindparam("now", type_=UTCDateTime)
-        source = select(
-            bindparam("k_sequence_id", type_=Integer),
-            bindparam("k_scope", type_=String),
-            bindparam("k_period", type_=String),
-            first_last,
-            literal(1, Integer),
-            now,
-        ).where(
-            s.c.id == bindparam("k_sequence_id", type_=Integer),
-            s.c.revision == bindparam("revision", type_=Integer),
-            first_last <= capacity,
-        )
-        stmt = self.dialect_insert(c).from_select(
-            ["sequence_id", "scope", "period", "value", "cycle", "updated_at"], source
-        )
+        source = self.guarded_source(first_last, first_last <= capacity)
+        stmt = self.dialect_insert(c).from_select(self.INSERTED_COLUMNS, source)
         result: Insert = stmt.on_conflict_do_update(
             index_elements=[c.c.sequence_id, c.c.scope, c.c.period],
             set_={"value": c.c.value + increment, "updated_at": now},
