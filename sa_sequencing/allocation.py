@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -393,7 +392,7 @@ class Allocator:
                 for item in issued
             )
         if rows:
-            conn.execute(insert(self.tables.audits), rows)
+            self.sequencing.strategy(conn).insert_audit_rows(conn, rows)
 
     def _locking(self, conn: Connection, name: str, scope: str, action: Any) -> Any:
         try:

@@ -33,11 +33,13 @@ from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 
 from ..types import UTCDateTime
+from .prepared import PreparedStatement
 
 if TYPE_CHECKING:
     from ..sequencing import SequencingTables
@@ -176,6 +178,47 @@ class CounterStrategy:
         s = tables.sequences
         self._revision = select(s.c.revision).where(
             s.c.id == bindparam("k_sequence_id", type_=Integer)
+        )
+        self._prepared: dict[str, PreparedStatement] = {}
+
+    def run_prepared(
+        self,
+        conn: Connection,
+        name: str,
+        build: Callable[[], Any],
+        values: dict[str, Any] | list[dict[str, Any]],
+    ) -> CursorResult[Any]:
+        """Run the hot-path statement ``name`` (made by ``build`` on first use), compiled
+        once for this dialect (see :mod:`.prepared`); a list of ``values`` runs it once
+        per item (``executemany``)."""
+        if conn.get_execution_options().get("schema_translate_map"):
+            # the schema names are decided per execution: no SQL compiled ahead of time
+            return conn.execute(build(), values)
+        prepared = self._prepared.get(name)
+        if prepared is None:
+            prepared = self._prepared[name] = PreparedStatement(build(), self.dialect)
+        return prepared.execute(conn, values)
+
+    def insert_audit_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Write ledger rows (every column of :attr:`AUDIT_COLUMNS` given)."""
+        self.run_prepared(conn, "insert_audit", self._audit_insert, rows)
+
+    #: The ledger columns :meth:`insert_audit_rows` writes.
+    AUDIT_COLUMNS: ClassVar[tuple[str, ...]] = (
+        "sequence_name",
+        "scope",
+        "event",
+        "number",
+        "counter_value",
+        "data",
+        "performed_by",
+        "created_at",
+    )
+
+    def _audit_insert(self) -> Any:
+        a = self.tables.audits
+        return insert(a).values(
+            {name: bindparam(name, type_=a.c[name].type) for name in self.AUDIT_COLUMNS}
         )
 
     # -- the hot path -----------------------------------------------------------------

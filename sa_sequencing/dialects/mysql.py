@@ -102,7 +102,7 @@ class MySQLCounterStrategy(CounterStrategy):
 
     def advance(self, conn: Connection, request: Advance) -> int | None:
         params = request.params()
-        result = conn.execute(self._advance_stmt, params)
+        result = self.run_prepared(conn, "advance", lambda: self._advance_stmt, params)
         if result.rowcount == 0:
             return None
         last = int(result.lastrowid)

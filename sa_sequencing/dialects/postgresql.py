@@ -53,9 +53,6 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
         PostgreSQL cannot use a generic (cached) plan for the join and would plan the
         statement again on every execution.
         """
-        cache = self.__dict__.setdefault("_audited_stmts", {})
-        if single in cache:
-            return cache[single]
         c = self.tables.counters
         a = self.tables.audits
         advanced = self.upsert_advance().returning(c.c.value).cte("advanced")
@@ -102,8 +99,7 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
             ],
             rows,
         )
-        stmt = cache[single] = select(advanced.c.value).add_cte(audited.cte("audited"))
-        return stmt
+        return select(advanced.c.value).add_cte(audited.cte("audited"))
 
     def advance(self, conn: Connection, request: Advance) -> int | None:
         audit = request.audit
@@ -120,9 +116,14 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
             data=audit.data,
             performed_by=audit.performed_by,
         )
-        value: int | None = conn.execute(
-            self._audited_statement(request.count == 1), params
-        ).scalar()
+        single = request.count == 1
+        result = self.run_prepared(
+            conn,
+            "advance_audited_one" if single else "advance_audited_many",
+            lambda: self._audited_statement(single),
+            params,
+        )
+        value: int | None = result.scalar()
         return value
 
     @property

@@ -66,15 +66,11 @@ class UpsertCounterStrategy(CounterStrategy):
         return result
 
     def _advance_statement(self) -> Any:
-        stmt = getattr(self, "_advance_stmt", None)
-        if stmt is None:
-            stmt = self._advance_stmt = self.upsert_advance().returning(
-                self.tables.counters.c.value
-            )
-        return stmt
+        return self.upsert_advance().returning(self.tables.counters.c.value)
 
     def advance(self, conn: Connection, request: Advance) -> int | None:
-        value: int | None = conn.execute(self._advance_statement(), request.params()).scalar()
+        result = self.run_prepared(conn, "advance", self._advance_statement, request.params())
+        value: int | None = result.scalar()
         return value
 
     def lock_counter(
