@@ -9,6 +9,7 @@ session's transaction commits, and a rollback takes them all back.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Mapping
 from datetime import date
 from datetime import datetime
@@ -48,10 +49,21 @@ class SequenceManager:
     def __init__(self, sequencing: Sequencing, session: Session) -> None:
         self.sequencing = sequencing
         self.session = session
-        tables = sequencing.tables
-        self.sequences = SequenceRepository(session, tables)
-        self.counters = CounterRepository(session, tables)
-        self.audits = AuditRepository(session, tables)
+
+    # The repositories are made on first use: a manager that only draws numbers (the
+    # hot path, one manager per transaction) needs none of them.
+
+    @functools.cached_property
+    def sequences(self) -> SequenceRepository:
+        return SequenceRepository(self.session, self.sequencing.tables)
+
+    @functools.cached_property
+    def counters(self) -> CounterRepository:
+        return CounterRepository(self.session, self.sequencing.tables)
+
+    @functools.cached_property
+    def audits(self) -> AuditRepository:
+        return AuditRepository(self.session, self.sequencing.tables)
 
     @property
     def _connection(self) -> Any:

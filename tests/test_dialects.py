@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -274,3 +275,33 @@ def test_is_retryable_knows_the_error_codes():
     assert is_retryable(sa.exc.OperationalError("x", {}, MyError(1213, "Deadlock found")))
     assert not is_retryable(sa.exc.OperationalError("x", {}, MyError(1062, "Duplicate")))
     assert not is_retryable(ValueError("x"))
+
+
+def test_precompiled_statements_write_what_the_constructs_write(engine, tx, sequencing):
+    """The hot-path statements run as SQL compiled once per dialect; with a
+    ``schema_translate_map`` they run as constructs.  Both must write the same rows:
+    the same counter, numbers, ledger data and aware UTC times."""
+    with tx() as seqs:
+        seqs.define("pc", "PC-{YEAR}-{DEPT}-{COUNTER:3}", reset_period="yearly")
+    ctx = {"DEPT": "Ünïcode"}
+    on = date(2026, 3, 1)
+    with Session(engine) as session, session.begin():
+        seqs = sequencing.manager(session)
+        prepared = [seqs.generate("pc", context=ctx, date=on, performed_by="ann")]
+        prepared += seqs.generate_many("pc", 2, context=ctx, date=on)
+    translated = engine.execution_options(schema_translate_map={None: None})
+    with Session(translated) as session, session.begin():
+        seqs = sequencing.manager(session)
+        constructs = [seqs.generate("pc", context=ctx, date=on, performed_by="ann")]
+        constructs += seqs.generate_many("pc", 2, context=ctx, date=on)
+    assert prepared == ["PC-2026-Ünïcode-001", "PC-2026-Ünïcode-002", "PC-2026-Ünïcode-003"]
+    assert constructs == ["PC-2026-Ünïcode-004", "PC-2026-Ünïcode-005", "PC-2026-Ünïcode-006"]
+    with tx() as seqs:
+        entries = [e for e in seqs.audit_log("pc") if e.event == "number_generated"]
+    assert [e.number for e in entries] == prepared + constructs
+    assert [e.performed_by for e in entries] == ["ann", None, None, "ann", None, None]
+    expected = {"date": "2026-03-01", "period": "2026", "context": ctx}
+    assert all(e.data == expected for e in entries)
+    assert all(e.created_at.utcoffset() == timedelta(0) for e in entries)
+    times = [e.created_at for e in entries]
+    assert times == sorted(times)
