@@ -9,6 +9,7 @@ session's transaction commits, and a rollback takes them all back.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from collections.abc import Mapping
 from datetime import date
 from datetime import datetime
@@ -17,6 +18,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .batch import NumberRequest
+from .batch import generate_batch
 from .definitions import COUNTING_OPTIONS
 from .definitions import DEFAULTS
 from .definitions import SequenceDefinition
@@ -302,6 +305,23 @@ class SequenceManager:
             performed_by=performed_by,
         )
         return [item.number for item in issued]
+
+    def generate_batch(
+        self,
+        requests: Iterable[NumberRequest],
+        *,
+        performed_by: str | None = None,
+    ) -> builtins.list[builtins.list[str]]:
+        """Numbers from several sequences at once: for each
+        :class:`~sa_sequencing.NumberRequest`, its ``count`` numbers.
+
+        The counters are locked in one fixed order, sorted by (sequence, scope,
+        period), whatever the order of the requests, so two transactions drawing
+        from the same sequences never deadlock; each counter moves once.
+        """
+        return generate_batch(
+            self.sequencing.allocator, self._connection, requests, performed_by=performed_by
+        )
 
     def preview(
         self,
