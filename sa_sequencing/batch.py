@@ -97,7 +97,6 @@ class Batch:
         self.conn = conn
         self.groups: dict[tuple[int, str, str, str], CounterGroup] = {}
         self.size = 0
-        # Most documents of a flush share their inputs: place each distinct one once.
         self._placed: dict[tuple[Any, ...], tuple[CounterGroup, Wanted]] = {}
 
     def add(
@@ -111,8 +110,16 @@ class Batch:
         label: str | None = None,
     ) -> int:
         """Ask for one number; raises before anything is written if it cannot be drawn."""
-        key = _inputs_key(allocator, name, scope, context, day)
-        placed = self._placed.get(key) if key is not None else None
+        # Most numbers of a flush share their inputs: place each distinct one once.
+        key: tuple[Any, ...] | None = None
+        placed = None
+        try:
+            frozen = None if context is None else tuple(sorted(context.items()))
+            inputs = (id(allocator), name, scope, frozen, day)
+            placed = self._placed.get(inputs)
+            key = inputs
+        except TypeError:  # unhashable context values: place this number on its own
+            pass
         if placed is None:
             try:
                 placed = self._place(allocator, name, scope, context, day)
@@ -216,23 +223,6 @@ def _savepoint(conn: Connection, needed: bool) -> Iterator[None]:
             conn.exec_driver_sql("RELEASE SAVEPOINT sa_sequencing_batch")
         raise
     conn.exec_driver_sql("RELEASE SAVEPOINT sa_sequencing_batch")
-
-
-def _inputs_key(
-    allocator: Allocator,
-    name: str,
-    scope: object,
-    context: Mapping[str, object] | None,
-    day: date | datetime | None,
-) -> tuple[Any, ...] | None:
-    """A hashable key of one number's inputs, or ``None`` when they are not hashable."""
-    try:
-        frozen = None if context is None else tuple(sorted(context.items()))
-        key = (id(allocator), name, scope, frozen, day)
-        hash(key)
-    except TypeError:
-        return None
-    return key
 
 
 def allocate_each(

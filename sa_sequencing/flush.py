@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.orm import UOWTransaction
 from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.state import InstanceState
 
 from .batch import Batch
 from .orm import NumberedAttribute
@@ -46,20 +47,24 @@ __all__ = ["LISTENERS"]
 _NUMBERED = "sa_sequencing.numbered"
 """``session.info`` key: per transaction, the (object, attribute, number) it filled."""
 
-_Filled = list[tuple[Any, str, str]]
+_Filled = list[Any]
+"""Flat: object, attribute, number, object, attribute, number, ..."""
 
 
 def before_flush(
     session: Session, flush_context: UOWTransaction, instances: Iterable[Any] | None
 ) -> None:
-    todo = _collect(session, instances)
-    if not todo:
+    # Parallel lists, not a tuple per object: every container that outlives the hook's
+    # loops counts towards the garbage collector's next full pass, which on a flush of
+    # thousands of objects costs more than the numbering itself.
+    objs, states, attrs = _collect(session, instances)
+    if not objs:
         return
     # One batch per connection (one, unless sequencings live on different binds).
     batch_of: dict[int, Batch] = {}
     batches: list[Batch] = []
     tickets: list[int] = []
-    for obj, attr in todo:
+    for obj, state, attr in zip(objs, states, attrs, strict=True):
         batch = batch_of.get(id(attr.sequencing))
         if batch is None:
             conn = session.connection(
@@ -69,22 +74,29 @@ def before_flush(
             if batch not in batches:
                 batches.append(batch)
             batch_of[id(attr.sequencing)] = batch
+        scope, context, day = attr.inputs(obj, state.dict)
         tickets.append(
             batch.add(
                 attr.sequencing.allocator,
                 attr.spec.sequence,
-                attr.scope_of(obj),
-                attr.context_of(obj),
-                attr.date_of(obj),
+                scope,
+                context,
+                day,
                 label=attr.label,
             )
         )
     numbers = {id(batch): batch.draw() for batch in batches}
     filled: _Filled = []
-    for (obj, attr), ticket in zip(todo, tickets, strict=True):
+    for obj, state, attr, ticket in zip(objs, states, attrs, tickets, strict=True):
         number = numbers[id(batch_of[id(attr.sequencing)])][ticket]
-        setattr(obj, attr.key, number)
-        filled.append((obj, attr.key, number))
+        if state.key is None:
+            # A pending object's INSERT takes its values from its __dict__; going
+            # through the instrumented attribute would only record history that the
+            # INSERT discards (and doubles the hook's cost).
+            state.dict[attr.key] = number
+        else:
+            setattr(obj, attr.key, number)
+        filled += (obj, attr.key, number)
     boundary = session.get_nested_transaction() or session.get_transaction()
     registry: dict[SessionTransaction, _Filled] = session.info.setdefault(_NUMBERED, {})
     registry.setdefault(boundary, []).extend(filled)  # type: ignore[arg-type]
@@ -92,33 +104,42 @@ def before_flush(
 
 def _collect(
     session: Session, instances: Iterable[Any] | None
-) -> list[tuple[Any, NumberedAttribute]]:
-    """The (object, attribute) pairs to number: new objects in insert order, then
-    persistent ones whose ``when`` became true."""
+) -> tuple[list[Any], list[InstanceState[Any]], list[NumberedAttribute]]:
+    """The objects, states and attributes to number: new objects in insert order,
+    then persistent ones whose ``when`` became true."""
     only = None if instances is None else {id(obj) for obj in instances}
     attrs_of: dict[Any, tuple[NumberedAttribute, ...]] = {}
-    found: list[tuple[int, Any, NumberedAttribute]] = []
-    for obj in session.new:
-        if only is not None and id(obj) not in only:
-            continue
-        state = instance_state(obj)
+    states: list[InstanceState[Any]] = []
+    attrs: list[NumberedAttribute] = []
+    pending = sorted(
+        (instance_state(obj) for obj in session.new if only is None or id(obj) in only),
+        key=_insert_order,
+    )
+    for state in pending:
         mapper = state.mapper
-        attrs = attrs_of.get(mapper)
-        if attrs is None:
-            attrs = attrs_of[mapper] = numbered_attributes(mapper)
-        for attr in attrs:
+        numbered = attrs_of.get(mapper)
+        if numbered is None:
+            numbered = attrs_of[mapper] = numbered_attributes(mapper)
+        for attr in numbered:
             value = state.dict.get(attr.key)
-            if (value is None or value == "") and (attr.spec.when is None or attr.spec.when(obj)):
-                found.append((state.insert_order or 0, obj, attr))
-    found.sort(key=lambda item: item[0])
-    todo = [(obj, attr) for _, obj, attr in found]
+            if (value is None or value == "") and (
+                attr.spec.when is None or attr.spec.when(state.obj())
+            ):
+                states.append(state)
+                attrs.append(attr)
     for obj in session.dirty:
         if only is not None and id(obj) not in only:
             continue
-        for attr in numbered_attributes(instance_state(obj).mapper):
+        state = instance_state(obj)
+        for attr in numbered_attributes(state.mapper):
             if attr.spec.when is not None and not getattr(obj, attr.key) and attr.spec.when(obj):
-                todo.append((obj, attr))
-    return todo
+                states.append(state)
+                attrs.append(attr)
+    return [state.obj() for state in states], states, attrs
+
+
+def _insert_order(state: InstanceState[Any]) -> int:
+    return state.insert_order or 0
 
 
 # -- giving numbers back -----------------------------------------------------------
@@ -150,7 +171,8 @@ def after_transaction_end(session: Session, transaction: SessionTransaction) -> 
 
 def _give_back(registry: dict[SessionTransaction, _Filled], boundary: SessionTransaction) -> None:
     for transaction in [t for t in registry if _within(t, boundary)]:
-        for obj, key, number in registry.pop(transaction):
+        filled = registry.pop(transaction)
+        for obj, key, number in zip(filled[::3], filled[1::3], filled[2::3], strict=True):
             if instance_state(obj).dict.get(key) == number:
                 setattr(obj, key, None)
 

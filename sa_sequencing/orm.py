@@ -168,35 +168,39 @@ class NumberedAttribute:
     label: str
     """``Model.attribute``, for messages."""
 
-    def read(self, obj: Any, getter: Getter) -> Any:
-        if getter is None:
-            return None
-        if isinstance(getter, str):
-            return getattr(obj, getter)
-        return getter(obj)
+    def inputs(
+        self, obj: Any, loaded: Mapping[str, Any]
+    ) -> tuple[str | None, Mapping[str, object] | None, date | datetime | None]:
+        """The scope, context and document date of ``obj``'s number.
 
-    def scope_of(self, obj: Any) -> str | None:
-        scope = self.read(obj, self.spec.scope)
-        if isinstance(self.spec.scope, str) and (scope is None or scope == ""):
+        ``loaded`` is the object's ``__dict__``: attributes named by the column are
+        read from it when present, which is much cheaper than through the
+        instrumented attribute (this runs once per object of every flush).
+        """
+        spec = self.spec
+        scope = _read(obj, loaded, spec.scope)
+        if isinstance(spec.scope, str) and (scope is None or scope == ""):
             raise ConfigurationError(
-                f"{self.label} (sequence {self.spec.sequence!r}): the scope attribute "
-                f"{self.spec.scope!r} of {obj!r} is empty; set it before the flush (or give "
+                f"{self.label} (sequence {spec.sequence!r}): the scope attribute "
+                f"{spec.scope!r} of {obj!r} is empty; set it before the flush (or give "
                 "the column a scope callable that returns None for the global scope)",
-                sequence=self.spec.sequence,
+                sequence=spec.sequence,
             )
-        return scope  # type: ignore[no-any-return]
-
-    def context_of(self, obj: Any) -> Mapping[str, object] | None:
-        context = self.read(obj, self.spec.context)
+        context = _read(obj, loaded, spec.context)
         if context is not None and not isinstance(context, Mapping):
             raise TypeError(
-                f"{self.label} (sequence {self.spec.sequence!r}): context must give a "
+                f"{self.label} (sequence {spec.sequence!r}): context must give a "
                 f"mapping or None, not {type(context).__name__}"
             )
-        return context
+        return scope, context, _read(obj, loaded, spec.date)
 
-    def date_of(self, obj: Any) -> date | datetime | None:
-        return self.read(obj, self.spec.date)  # type: ignore[no-any-return]
+
+def _read(obj: Any, loaded: Mapping[str, Any], getter: Getter) -> Any:
+    if getter is None:
+        return None
+    if isinstance(getter, str):
+        return loaded[getter] if getter in loaded else getattr(obj, getter)
+    return getter(obj)
 
 
 _by_mapper: weakref.WeakKeyDictionary[Mapper[Any], tuple[NumberedAttribute, ...]] = (

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 import pytest
@@ -209,7 +210,8 @@ def test_column_options_and_bad_arguments():
         SequenceColumn("x", sequencing="nope")
 
 
-def test_sqlmodel_models_through_sa_column(orm, define, engine):
+@functools.cache
+def _voucher_model() -> type:
     sqlmodel = pytest.importorskip("sqlmodel")
 
     class Voucher(sqlmodel.SQLModel, table=True):
@@ -220,13 +222,18 @@ def test_sqlmodel_models_through_sa_column(orm, define, engine):
             sa_column=SequenceColumn("voucher", sequencing=ORM_SEQUENCING).column,
         )
 
+    return Voucher
+
+
+def test_sqlmodel_models_through_sa_column(orm, define, engine):
+    voucher = _voucher_model()
     define("voucher", "V-{COUNTER:3}")
-    Voucher.__table__.create(engine)
+    voucher.__table__.drop(engine, checkfirst=True)
+    voucher.__table__.create(engine)
     try:
         with Session(engine, expire_on_commit=False) as session, session.begin():
-            vouchers = [Voucher(), Voucher()]
+            vouchers = [voucher(), voucher()]
             session.add_all(vouchers)
         assert [v.number for v in vouchers] == ["V-001", "V-002"]
     finally:
-        Voucher.__table__.drop(engine)
-        sqlmodel.SQLModel.metadata.remove(Voucher.__table__)
+        voucher.__table__.drop(engine)

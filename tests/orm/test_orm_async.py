@@ -24,9 +24,9 @@ from sa_sequencing.asyncio import public_methods
 
 pytest.importorskip("greenlet")
 
-from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
-from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
