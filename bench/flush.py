@@ -36,6 +36,10 @@ import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
+
+# the same server URLs as bench/generate.py (run as a script, bench/ is on sys.path)
+from generate import DEFAULT_URLS
+from generate import URL_ENV
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
@@ -44,15 +48,6 @@ from sqlalchemy.orm import mapped_column
 
 from sa_sequencing import SequenceColumn
 from sa_sequencing import Sequencing
-
-DEFAULT_URLS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "mysql": "mysql+pymysql://root@127.0.0.1:3306/test",
-}
-URL_ENV = {
-    "postgresql": "SA_SEQUENCING_TEST_POSTGRESQL_URL",
-    "mysql": "SA_SEQUENCING_TEST_MYSQL_URL",
-}
 
 
 class Base(DeclarativeBase):
