@@ -19,6 +19,7 @@ from orm_models import Quote
 from orm_models import Receipt
 from orm_models import managed
 from orm_models import numbers_of
+from orm_models import orm_snapshot
 from sqlalchemy import String
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import scoped_session
@@ -237,3 +238,14 @@ def test_sqlmodel_models_through_sa_column(orm, define, engine):
         assert [v.number for v in vouchers] == ["V-001", "V-002"]
     finally:
         voucher.__table__.drop(engine)
+
+
+def test_generate_batch_refuses_bad_requests(orm, define, engine):
+    define("seq_a", "A-{COUNTER}")
+    before = orm_snapshot(engine)
+    with managed(orm) as seqs:
+        with pytest.raises(TypeError, match="NumberRequest"):
+            seqs.generate_batch([("seq_a", 1)])
+        with pytest.raises(ValueError, match="at least 1"):
+            seqs.generate_batch([NumberRequest("seq_a", 0)])
+    assert orm_snapshot(engine) == before
