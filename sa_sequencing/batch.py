@@ -260,20 +260,23 @@ def allocate_each(
     rendered: list[Issued] = []
     reworded: list[dict[str, Any]] = []
     for item, (context, day) in zip(issued, wanted, strict=True):
+        if (context, day) == wanted[0]:
+            rendered.append(item)
+            continue
         pattern = allocator.pattern_for(definition, day)
         number = allocator.render(
             definition, pattern, scope_key, day, context, item.value, item.cycle
         )
         rendered.append(Issued(number, item.value, item.cycle, item.period))
-        if number != item.number:
-            reworded.append(
-                {
-                    "b_old": item.number,
-                    "b_value": item.value,
-                    "b_number": number,
-                    "b_data": _audit_data(item.period, day, context),
-                }
-            )
+        # the audit row was written with the first number's context and date
+        reworded.append(
+            {
+                "b_old": item.number,
+                "b_value": item.value,
+                "b_number": number,
+                "b_data": _audit_data(item.period, day, context),
+            }
+        )
     if reworded and definition.audit_numbers:
         a = allocator.tables.audits
         conn.execute(

@@ -249,3 +249,36 @@ def test_generate_batch_refuses_bad_requests(orm, define, engine):
         with pytest.raises(ValueError, match="at least 1"):
             seqs.generate_batch([NumberRequest("seq_a", 0)])
     assert orm_snapshot(engine) == before
+
+
+def test_one_counter_statement_renders_each_document_date(orm, define, engine):
+    # yearly counter, monthly token: documents of one flush share the counter (one
+    # statement) but each number shows its own month
+    define("invoice_number", "INV-{YEAR}{MONTH}-{COUNTER:3}", reset_period="yearly")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "orm_sequence_counters" in statement:
+            statements.append(statement)
+
+    days = [date(2026, 1, 31), date(2026, 3, 1), date(2026, 1, 5)]
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        with orm() as session, session.begin():
+            invoices = [Invoice(tenant_id="t1", issued_on=d, status="posted") for d in days]
+            session.add_all(invoices)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert [i.number for i in invoices] == ["INV-202601-001", "INV-202603-002", "INV-202601-003"]
+    assert len(statements) == 1
+    with managed(orm) as seqs:
+        ledger = [
+            (e.number, e.data["date"])
+            for e in seqs.audit_log("invoice_number", scope="t1")
+            if e.event == "number_generated"
+        ]
+    assert sorted(ledger) == [
+        ("INV-202601-001", "2026-01-31"),
+        ("INV-202601-003", "2026-01-05"),
+        ("INV-202603-002", "2026-03-01"),
+    ]

@@ -278,3 +278,39 @@ def _sequencings() -> list[Sequencing]:
     from sa_sequencing.sequencing import instances
 
     return instances()
+
+
+@pytest.mark.stress
+def test_many_flushes_over_four_sequences_in_shuffled_orders_never_deadlock(orm, define, backend):
+    """Stress: 4 threads, each flushing one object of each of two models per
+    transaction in a random order, 1,000 rounds each."""
+    if backend == "sqlite":
+        pytest.skip("SQLite locks the whole database: no row-lock order to get wrong")
+    import random
+
+    define("seq_a", "A-{COUNTER}")
+    define("seq_b", "B-{COUNTER}")
+    rounds, workers = 1000, 4
+    errors: list[BaseException] = []
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(rounds):
+                models = [AItem, BItem]
+                rng.shuffle(models)
+                with orm() as session, session.begin():
+                    session.add_all(model() for model in models)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with orm() as session:
+        for model, prefix in ((AItem, "A"), (BItem, "B")):
+            numbers = sorted(numbers_of(session, model), key=lambda n: int(n[2:]))
+            assert numbers == [f"{prefix}-{i}" for i in range(1, rounds * workers + 1)]
