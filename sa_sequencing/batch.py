@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -243,6 +245,11 @@ def allocate_each(
     between the numbers, and the per-number audit rows are reworded to match.
     """
     first_context, first_day = wanted[0]
+    mixed = any(item != wanted[0] for item in wanted)
+    a = allocator.tables.audits
+    # The audit rows this draw writes are found again by number and value among the
+    # rows written after this point (a sequence that may repeat numbers has older ones).
+    floor = (conn.execute(select(func.max(a.c.id))).scalar() or 0) if mixed else 0
     issued = allocator.allocate(
         conn,
         name,
@@ -252,7 +259,7 @@ def allocate_each(
         day=first_day,
         performed_by=performed_by,
     )
-    if all(item == wanted[0] for item in wanted):
+    if not mixed:
         return issued
     name = normalize_name(name)
     scope_key = normalize_scope(scope)
@@ -278,13 +285,13 @@ def allocate_each(
             }
         )
     if reworded and definition.audit_numbers:
-        a = allocator.tables.audits
         conn.execute(
             update(a)
             .where(
                 a.c.sequence_name == definition.name,
                 a.c.scope == scope_key,
                 a.c.event == "number_generated",
+                a.c.id > floor,
                 a.c.number == bindparam("b_old", type_=a.c.number.type),
                 a.c.counter_value == bindparam("b_value", type_=a.c.counter_value.type),
             )
