@@ -5,6 +5,8 @@ See the documentation of :class:`Sequencing` and :class:`SequenceManager`.
 
 from __future__ import annotations
 
+from .asyncio import AsyncSequenceManager
+from .batch import NumberRequest
 from .definitions import SequenceDefinition
 from .dialects import CounterStrategy
 from .dialects import register_dialect_strategy
@@ -29,6 +31,9 @@ from .models import GapMixin
 from .models import PatternVersionMixin
 from .models import ReservationMixin
 from .models import SequenceMixin
+from .orm import SequenceColumn
+from .orm import install_flush_hook
+from .orm import uninstall_flush_hook
 from .patterns import Pattern
 from .repositories import ALL_SCOPES
 from .repositories import AuditEntry
@@ -42,6 +47,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALL_SCOPES",
+    "AsyncSequenceManager",
     "AuditEntry",
     "AuditMixin",
     "AuditRepository",
@@ -53,6 +59,7 @@ __all__ = [
     "GapMixin",
     "GapPolicy",
     "InvalidCounterValueError",
+    "NumberRequest",
     "OverflowBehavior",
     "Pattern",
     "PatternError",
@@ -61,6 +68,7 @@ __all__ = [
     "ReservationMixin",
     "ResetPeriod",
     "SequenceBusyError",
+    "SequenceColumn",
     "SequenceDefinition",
     "SequenceExhaustedError",
     "SequenceLockedError",
@@ -72,6 +80,8 @@ __all__ = [
     "SequencingError",
     "UnsupportedDialectError",
     "__version__",
+    "install_flush_hook",
     "register_dialect_strategy",
     "run_in_transaction",
+    "uninstall_flush_hook",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+from collections.abc import Iterable
 from collections.abc import Mapping
 from datetime import date
 from datetime import datetime
@@ -18,6 +19,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .batch import NumberRequest
+from .batch import generate_batch
 from .definitions import COUNTING_OPTIONS
 from .definitions import DEFAULTS
 from .definitions import SequenceDefinition
@@ -314,6 +317,23 @@ class SequenceManager:
             performed_by=performed_by,
         )
         return [item.number for item in issued]
+
+    def generate_batch(
+        self,
+        requests: Iterable[NumberRequest],
+        *,
+        performed_by: str | None = None,
+    ) -> builtins.list[builtins.list[str]]:
+        """Numbers from several sequences at once: for each
+        :class:`~sa_sequencing.NumberRequest`, its ``count`` numbers.
+
+        The counters are locked in one fixed order, sorted by (sequence, scope,
+        period), whatever the order of the requests, so two transactions drawing
+        from the same sequences never deadlock; each counter moves once.
+        """
+        return generate_batch(
+            self.sequencing.allocator, self._connection, requests, performed_by=performed_by
+        )
 
     def preview(
         self,

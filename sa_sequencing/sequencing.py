@@ -20,6 +20,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import overload
 
 from sqlalchemy import MetaData
 from sqlalchemy import Table
@@ -40,10 +41,21 @@ from .models import SequenceMixin
 from .stats import LockStats
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from .allocation import Allocator
+    from .asyncio import AsyncSequenceManager
     from .manager import SequenceManager
 
-__all__ = ["Sequencing", "SequencingTables"]
+__all__ = ["Sequencing", "SequencingTables", "instances"]
+
+_instances: weakref.WeakSet[Sequencing] = weakref.WeakSet()
+
+
+def instances() -> list[Sequencing]:
+    """Every live :class:`Sequencing` (the ORM hook picks a column's from them)."""
+    return list(_instances)
+
 
 _ROLES: dict[str, tuple[str, type[Any]]] = {
     "sequence": ("sequences", SequenceMixin),
@@ -187,6 +199,7 @@ class Sequencing:
         self._strategies: weakref.WeakKeyDictionary[Dialect, CounterStrategy]
         self._strategies = weakref.WeakKeyDictionary()
         self._allocator: Allocator | None = None
+        _instances.add(self)
 
     @staticmethod
     def _declarative_base(base: Any) -> Any:
@@ -239,13 +252,27 @@ class Sequencing:
             self._strategies[dialect] = strategy
         return strategy
 
-    def manager(self, session: Session) -> SequenceManager:
-        """A :class:`~sa_sequencing.SequenceManager` working in ``session``'s transaction."""
+    @overload
+    def manager(self, session: Session) -> SequenceManager: ...
+
+    @overload
+    def manager(self, session: AsyncSession) -> AsyncSequenceManager: ...
+
+    def manager(self, session: Session | AsyncSession) -> SequenceManager | AsyncSequenceManager:
+        """A :class:`~sa_sequencing.SequenceManager` working in ``session``'s transaction;
+        for an ``AsyncSession``, an :class:`~sa_sequencing.AsyncSequenceManager`."""
         from .manager import SequenceManager
 
-        if not isinstance(session, Session):
-            raise TypeError(f"manager() takes a Session, not {type(session).__name__}")
-        return SequenceManager(self, session)
+        if isinstance(session, Session):
+            return SequenceManager(self, session)
+        from .asyncio import AsyncSequenceManager
+        from .asyncio import is_async_session
+
+        if is_async_session(session):
+            return AsyncSequenceManager(self, session)
+        raise TypeError(
+            f"manager() takes a Session or an AsyncSession, not {type(session).__name__}"
+        )
 
     def create_all(self, bind: Any) -> None:
         """Create the six tables (and nothing else of the host's) if missing."""

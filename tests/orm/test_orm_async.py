@@ -1,0 +1,121 @@
+"""AsyncSession: AsyncSequenceManager and the flush hook, on psycopg async, aiosqlite
+and asyncmy."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from orm_models import ORM_SEQUENCING
+from orm_models import AItem
+from orm_models import BItem
+from orm_models import Note
+from orm_models import numbers_of
+
+from sa_sequencing import AsyncSequenceManager
+from sa_sequencing import NumberRequest
+from sa_sequencing import SequenceManager
+from sa_sequencing.asyncio import public_methods
+
+pytest.importorskip("greenlet")
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+psycopg_async",
+    "mysql": "mysql+asyncmy",
+}
+
+
+def async_url(url: str) -> str:
+    """The async driver's URL for the sync test URL (same server, same database)."""
+    parsed = sa.make_url(url)
+    return parsed.set(drivername=_ASYNC_DRIVERS[parsed.get_backend_name()]).render_as_string(
+        hide_password=False
+    )
+
+
+def run(url: str, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        engine = create_async_engine(async_url(url))
+        try:
+            return await work(async_sessionmaker(engine, expire_on_commit=False))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def test_every_manager_method_has_an_async_counterpart():
+    methods = public_methods(SequenceManager)
+    assert {"generate", "generate_batch", "define", "audit_log"} <= set(methods)
+    for name, method in methods.items():
+        twin = getattr(AsyncSequenceManager, name)
+        assert inspect.iscoroutinefunction(twin), name
+        assert inspect.signature(twin) == inspect.signature(method), name
+
+
+def test_async_manager_and_flush_hook(orm, url):
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> Any:
+        async with sessions() as session, session.begin():
+            seqs = ORM_SEQUENCING.manager(session)
+            assert isinstance(seqs, AsyncSequenceManager)
+            await seqs.define("note", "N-{COUNTER:3}")
+            await seqs.define("seq_a", "A-{COUNTER}")
+            await seqs.define("seq_b", "B-{COUNTER}")
+            assert await seqs.preview("note") == "N-001"
+            assert await seqs.generate("note") == "N-001"
+        async with sessions() as session, session.begin():
+            notes = [Note(), Note()]
+            session.add_all(notes)
+            await session.flush()
+            assert [n.number for n in notes] == ["N-002", "N-003"]
+            seqs = ORM_SEQUENCING.manager(session)
+            batch = await seqs.generate_batch([NumberRequest("seq_b"), NumberRequest("seq_a")])
+            session.add_all([BItem(), AItem()])
+        async with sessions() as session:
+            await session.begin()
+            lost = Note()
+            session.add(lost)
+            await session.flush()
+            assert lost.number == "N-004"
+            await session.rollback()
+            assert lost.number is None
+        async with sessions() as session:
+            return batch, await session.run_sync(lambda s: numbers_of(s, Note))
+
+    batch, numbers = run(url, work)
+    assert batch == [["B-1"], ["A-1"]]
+    assert numbers == ["N-002", "N-003"]
+
+
+def test_async_savepoint_rollback_gives_numbers_back(orm, url, define):
+    define("note", "N-{COUNTER}")
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> Any:
+        async with sessions() as session, session.begin():
+            nested = await session.begin_nested()
+            lost = Note()
+            session.add(lost)
+            await session.flush()
+            assert lost.number == "N-1"
+            await nested.rollback()
+            assert lost.number is None
+            kept = Note()
+            session.add(kept)
+        return kept.number
+
+    assert run(url, work) == "N-1"
+
+
+def test_manager_refuses_other_objects():
+    with pytest.raises(TypeError, match="Session or an AsyncSession"):
+        ORM_SEQUENCING.manager(object())  # type: ignore[call-overload]
