@@ -200,16 +200,22 @@ class Allocator:
             and definition.reset_period is not ResetPeriod.NEVER
         ):
             events.append(("counter_reset", {"reason": "new period", "period": period}))
-        self._write_audit(
-            conn,
-            definition,
-            scope,
-            issued if audit is None else [],
-            events,
-            data,
-            performed_by,
-            now,
-        )
+        numbers = issued if audit is None else []
+        self._write_audit(conn, definition, scope, [], events, data, performed_by, now)
+        if (
+            len(numbers) > 1
+            and definition.audit_numbers
+            and strategy.insert_number_run(
+                conn,
+                AuditSpec(definition.name, scope, prefix, width or 0, suffix, data, performed_by),
+                first=numbers[0].value,
+                last=last,
+                step=step,
+                now=now,
+            )
+        ):
+            numbers = []  # written by the database, one statement for the whole run
+        self._write_audit(conn, definition, scope, numbers, [], data, performed_by, now)
         return issued
 
     def _slow(

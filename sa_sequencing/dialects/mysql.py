@@ -111,6 +111,27 @@ class MySQLCounterStrategy(CounterStrategy):
             return None
         return last
 
+    @property
+    def renders_number_runs(self) -> bool:
+        # MySQL stops a recursive CTE at 1000 rows (cte_max_recursion_depth); MariaDB
+        # lets one statement raise its own limit (number_run_lead)
+        return bool(getattr(self.dialect, "is_mariadb", False))
+
+    def render_number_sql(self, value: Any) -> Any:
+        return func.concat(
+            bindparam("prefix", type_=String),
+            func.lpad(
+                value,
+                func.greatest(bindparam("width", type_=Integer), func.char_length(value)),
+                "0",
+            ),
+            bindparam("suffix", type_=String),
+        )
+
+    #: MariaDB stops a recursive CTE after max_recursive_iterations (1000 by default);
+    #: ``SET STATEMENT ... FOR`` lifts it for the ledger's statement alone.
+    number_run_lead = "SET STATEMENT max_recursive_iterations = 4294967295 FOR "
+
     def lock_counter(
         self, conn: Connection, key: CounterKey, *, empty: CounterState, now: datetime
     ) -> CounterState:

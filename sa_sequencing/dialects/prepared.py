@@ -32,9 +32,9 @@ class PreparedStatement:
 
     __slots__ = ("_defaults", "_names", "_processors", "sql")
 
-    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+    def __init__(self, statement: ClauseElement, dialect: Dialect, *, lead: str = "") -> None:
         compiled: Any = statement.compile(dialect=dialect)
-        self.sql: str = compiled.string
+        self.sql: str = lead + compiled.string
         processors: dict[str, Callable[[Any], Any]] = {}
         defaults: dict[str, Any] = {}
         for bind, name in compiled.bind_names.items():

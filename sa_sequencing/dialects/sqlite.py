@@ -20,7 +20,11 @@ import math
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import bindparam
 from sqlalchemy import event
+from sqlalchemy import func
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -41,6 +45,17 @@ class SQLiteCounterStrategy(UpsertCounterStrategy):
 
     def dialect_insert(self, table: Any) -> Any:
         return sqlite_insert(table)
+
+    @property
+    def renders_number_runs(self) -> bool:
+        return True
+
+    def render_number_sql(self, value: Any) -> Any:
+        return (
+            bindparam("prefix", type_=String)
+            + func.printf("%0*d", bindparam("width", type_=Integer), value)
+            + bindparam("suffix", type_=String)
+        )
 
     @property
     def _has_returning(self) -> bool:
