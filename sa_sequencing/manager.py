@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .definitions import COUNTING_OPTIONS
@@ -30,11 +31,17 @@ from .errors import ConfigurationError
 from .errors import PatternError
 from .errors import SequenceNotFoundError
 from .errors import describe
+from .gaps import GapRepository
+from .lifecycle import LifecycleMixin
+from .metrics import MetricsMixin
 from .repositories import ALL_SCOPES
 from .repositories import AuditEntry
 from .repositories import AuditRepository
 from .repositories import CounterRepository
 from .repositories import SequenceRepository
+from .reservations import ReservationRepository
+from .reservations import ReservationsMixin
+from .versions import PatternVersionRepository
 
 if TYPE_CHECKING:
     from .sequencing import Sequencing
@@ -42,8 +49,14 @@ if TYPE_CHECKING:
 __all__ = ["SequenceManager"]
 
 
-class SequenceManager:
-    """Define sequences and draw numbers from them within one :class:`Session`."""
+class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
+    """Define sequences and draw numbers from them within one :class:`Session`.
+
+    The number lifecycle (voids, gaps, reservations, overrides, pattern versions,
+    metrics) comes from :class:`~sa_sequencing.lifecycle.LifecycleMixin`,
+    :class:`~sa_sequencing.reservations.ReservationsMixin` and
+    :class:`~sa_sequencing.metrics.MetricsMixin`.
+    """
 
     def __init__(self, sequencing: Sequencing, session: Session) -> None:
         self.sequencing = sequencing
@@ -52,9 +65,12 @@ class SequenceManager:
         self.sequences = SequenceRepository(session, tables)
         self.counters = CounterRepository(session, tables)
         self.audits = AuditRepository(session, tables)
+        self.gap_registry = GapRepository(session, tables)
+        self.reservations = ReservationRepository(session, tables)
+        self.pattern_versions = PatternVersionRepository(session, tables)
 
     @property
-    def _connection(self) -> Any:
+    def _connection(self) -> Connection:
         return self.session.connection(
             bind_arguments={"mapper": self.sequencing.tables.sequence_class}
         )
