@@ -195,11 +195,12 @@ def _key(g: Any, sequence_id: int, scope: str, period: str, cycle: int, value: i
 class GapPool:
     """The allocator's side of ``fill_gaps``: serving free gaps before the counter.
 
-    A ``fill_gaps`` allocation first claims up to ``count`` free gaps of the
-    document's counter, lowest first, in one statement (``FOR UPDATE SKIP LOCKED``
-    where available), and draws only the rest from the counter.  That look-up is the
-    whole cost of the policy: one indexed statement per allocation, paid by
-    ``fill_gaps`` definitions only.  (Remembering "no free gap" per process would
+    A ``fill_gaps`` allocation first looks for a free gap of the document's counter
+    with a plain indexed read; only when there is one does it claim up to ``count``
+    of them, lowest first (``FOR UPDATE SKIP LOCKED`` where available), and it draws
+    only the rest from the counter.  The read is the whole cost of the policy while
+    no gap is free: one statement per allocation, paid by ``fill_gaps`` definitions
+    only.  (Remembering "no free gap" per process would
     need every new gap to change the definition's revision, and that row lock
     deadlocks with generators that hold the definition's share lock while they wait
     for the counter.)
@@ -250,6 +251,10 @@ class GapPool:
 
         allocator = self.allocator
         day, period, pattern, _ = allocator._place(definition, scope, day_input, context)
+        if self.lowest(conn, definition, scope, period) is None:
+            # A plain read first: with no free gap (the usual state) nothing is locked, so
+            # InnoDB takes no gap lock that would block concurrent voids and releases.
+            return []
         g = self.tables.gaps
         rows = claim_rows(
             conn,

@@ -36,6 +36,7 @@ from .definitions import validate_options
 from .dialects.base import CounterKey
 from .dialects.base import CounterState
 from .dialects.base import _Savepoint
+from .enums import OverflowBehavior
 from .errors import ConfigurationError
 from .errors import InvalidCounterValueError
 from .errors import PatternError
@@ -44,6 +45,8 @@ from .gaps import Gap
 from .gaps import GapRepository
 from .locate import Placement
 from .locate import locate
+from .overflow import series_pattern
+from .patterns import Pattern
 from .periods import document_day
 from .periods import period_key
 from .planning import capacity_of
@@ -94,6 +97,17 @@ class LifecycleMixin:
         allocator = self.sequencing.allocator
         definition = allocator.load(self._connection, name, scope_key, shared_lock=shared_lock)
         return definition, scope_key
+
+    def _patterns(self, definition: SequenceDefinition) -> builtins.list[Pattern]:
+        """Every pattern numbers of ``definition`` may have: its own, its versions', and
+        the series patterns of ``switch_pattern`` reached so far."""
+        patterns = [definition.compiled]
+        patterns += [v.compiled for v in self.pattern_versions.for_definition(definition)]
+        if definition.overflow is OverflowBehavior.SWITCH_PATTERN:
+            cycles = max((c.cycle for c in self.counters.for_sequence(definition)), default=1)
+            base = list(patterns)
+            patterns += [series_pattern(p, c) for c in range(2, cycles + 1) for p in base]
+        return patterns
 
     # -- voids and the gap registry ------------------------------------------------
 
@@ -195,15 +209,24 @@ class LifecycleMixin:
     ) -> None:
         r = self.sequencing.tables.reservations
         row = self._connection.execute(
-            select(r.c.reservation_id, r.c.status).where(
+            select(r.c.reservation_id, r.c.status)
+            .where(
                 r.c.sequence_id == definition.id,
                 r.c.scope == scope,
                 r.c.period == place.period,
                 r.c.cycle == place.cycle,
                 r.c.value == place.value,
             )
+            .order_by(r.c.id.desc())
+            .limit(1)
         ).first()
-        if row is None or row.status == "finalized":
+        # Released and expired numbers are gaps where the policy keeps a registry (which
+        # tells whether fill_gaps issued them again); without one they were never used.
+        if (
+            row is None
+            or row.status == "finalized"
+            or (row.status != "reserved" and definition.gap_policy.tracks_gaps)
+        ):
             return
         what = (
             f"is held by reservation {row.reservation_id!r}: release({row.reservation_id!r}, "

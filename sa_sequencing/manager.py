@@ -342,15 +342,16 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         """Whether ``number`` has the form of the sequence's pattern."""
         if not isinstance(number, str):
             raise TypeError(f"number must be a str, not {type(number).__name__}")
-        return self.get(name, scope=scope).compiled.validate(number)
+        return any(p.validate(number) for p in self._patterns(self.get(name, scope=scope)))
 
     def parse(self, name: str, number: str, *, scope: str | None = None) -> dict[str, int | str]:
         """The fields of ``number`` (``{'YEAR': 2026, 'COUNTER': 42, ...}``)."""
         if not isinstance(number, str):
             raise TypeError(f"number must be a str, not {type(number).__name__}")
         definition = self.get(name, scope=scope)
+        patterns = self._patterns(definition)
         try:
-            return definition.compiled.parse(number)
+            return next((p for p in patterns if p.validate(number)), patterns[0]).parse(number)
         except PatternError as exc:
             raise PatternError(
                 f"{definition.describe(normalize_scope(scope))}: {exc}",

@@ -232,7 +232,7 @@ class ReservationsMixin:
         *,
         performed_by: str | None = None,
     ) -> builtins.list[str]:
-        """Make reserved numbers final (all of the reservation's, or ``numbers``)."""
+        """Make reserved numbers final: ``numbers``, or all the reservation still holds."""
         return self._close(reservation_id, numbers, FINALIZED, performed_by)
 
     def release(
@@ -242,7 +242,8 @@ class ReservationsMixin:
         *,
         performed_by: str | None = None,
     ) -> builtins.list[str]:
-        """Give reserved numbers back: they become gaps with reason ``released``."""
+        """Give reserved numbers back (``numbers``, or all the reservation still holds):
+        they become gaps with reason ``released``."""
         return self._close(reservation_id, numbers, RELEASED, performed_by)
 
     def _close(
@@ -264,7 +265,11 @@ class ReservationsMixin:
         first = rows[0]
         where = f"reservation {reservation_id!r} of {describe(first.sequence_name, first.scope)}"
         error = _error(first.sequence_name, first.scope)
-        if wanted is not None:
+        if wanted is None:
+            rows = [row for row in rows if row.status == RESERVED]
+            if not rows:
+                raise error(f"{where} holds no reserved numbers any more; nothing to do")
+        else:
             held = {row.number for row in rows}
             foreign = [n for n in wanted if n not in held]
             if foreign:
