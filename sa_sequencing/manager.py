@@ -62,12 +62,15 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         self.sequencing = sequencing
         self.session = session
         tables = sequencing.tables
-        self.sequences = SequenceRepository(session, tables)
-        self.counters = CounterRepository(session, tables)
-        self.audits = AuditRepository(session, tables)
-        self.gap_registry = GapRepository(session, tables)
-        self.reservations = ReservationRepository(session, tables)
-        self.pattern_versions = PatternVersionRepository(session, tables)
+        repository = sequencing.repository_class
+        self.sequences = repository("sequence", SequenceRepository)(session, tables)
+        self.counters = repository("counter", CounterRepository)(session, tables)
+        self.audits = repository("audit", AuditRepository)(session, tables)
+        self.gap_registry = repository("gap", GapRepository)(session, tables)
+        self.reservations = repository("reservation", ReservationRepository)(session, tables)
+        self.pattern_versions = repository("pattern_version", PatternVersionRepository)(
+            session, tables
+        )
 
     @property
     def _connection(self) -> Connection:

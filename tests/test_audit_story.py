@@ -6,11 +6,17 @@ from __future__ import annotations
 import random
 from datetime import date
 from datetime import timedelta
+from typing import ClassVar
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from sa_sequencing import AuditRepository
+from sa_sequencing import ConfigurationError
 from sa_sequencing import InvalidCounterValueError
 from sa_sequencing import SequenceLockedError
+from sa_sequencing import Sequencing
 from sa_sequencing.types import utcnow
 
 DAY = date(2026, 3, 10)
@@ -148,3 +154,44 @@ def test_gap_report_explains_every_hole(tx, policy):
     held_numbers = set(everything) - used - set(reasons)
     assert len(held_numbers) == still_held  # the rest are live reservations (60 min TTL)
     assert sorted(used | set(reasons) | held_numbers) == everything
+
+
+def test_per_number_audit_can_be_switched_off(tx):
+    with tx() as seqs:
+        seqs.define("q", "Q-{COUNTER:3}", gap_policy="fill_gaps", audit_numbers=False)
+        seqs.generate_many("q", 3)
+        seqs.void("q", "Q-002", performed_by="ann")
+        assert seqs.generate("q") == "Q-002"
+        events = [(e.event, e.number) for e in seqs.audit_log("q")]
+    assert events == [
+        ("pattern_created", None),
+        ("number_voided", "Q-002"),
+        ("gap_reclaimed", "Q-002"),
+    ]
+
+
+class RecordingAudits(AuditRepository):
+    seen: ClassVar[list[str]] = []
+
+    def record(self, sequence_name, scope, event, **kw):
+        RecordingAudits.seen.append(event)
+        super().record(sequence_name, scope, event, **kw)
+
+
+def test_a_host_passes_its_own_repositories(engine):
+    RecordingAudits.seen.clear()
+    host = Sequencing(sa.MetaData(), table_prefix="host_", repositories={"audit": RecordingAudits})
+    host.create_all(engine)
+    try:
+        with Session(engine) as session, session.begin():
+            seqs = host.manager(session)
+            assert isinstance(seqs.audits, RecordingAudits)
+            seqs.define("q", "Q-{COUNTER:3}", gap_policy="report_gaps_only")
+            seqs.void("q", seqs.generate("q"))
+        assert RecordingAudits.seen == ["pattern_created", "number_voided"]
+    finally:
+        host.drop_all(engine)
+    with pytest.raises(ConfigurationError, match="must subclass GapRepository"):
+        Sequencing(sa.MetaData(), repositories={"gap": AuditRepository})
+    with pytest.raises(ConfigurationError, match="unknown repository role 'gaps'"):
+        Sequencing(sa.MetaData(), repositories={"gaps": AuditRepository})
