@@ -11,6 +11,7 @@ the claims anyway).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,20 +31,23 @@ def claim_rows(
     *,
     order_by: Sequence[Any],
     limit: int | None,
-    values: dict[str, Any],
+    values: dict[str, Any] | Callable[[Row[Any]], dict[str, Any]],
     skip_locked: bool,
 ) -> list[Row[Any]]:
-    """Set ``values`` on up to ``limit`` rows matching ``where`` (which must include
-    the status guard that ``values`` falsifies) and return the rows claimed, as they
-    were before the claim, in ``order_by`` order."""
+    """Set ``values`` (or ``values(row)``) on up to ``limit`` rows matching ``where``
+    (which must include the status guard that the values falsify) and return the rows
+    claimed, as they were before the claim, in ``order_by`` order."""
     candidates = select(table).where(*where).order_by(*order_by)
     if skip_locked:
         stmt = candidates if limit is None else candidates.limit(limit)
         rows = list(conn.execute(stmt.with_for_update(skip_locked=True)))
-        if rows:
-            conn.execute(
-                update(table).where(table.c.id.in_([r.id for r in rows])).values(**values)
-            )
+        if isinstance(values, dict):
+            if rows:
+                ids = [r.id for r in rows]
+                conn.execute(update(table).where(table.c.id.in_(ids)).values(**values))
+        else:
+            for row in rows:
+                conn.execute(update(table).where(table.c.id == row.id).values(**values(row)))
         return rows
     claimed: list[Row[Any]] = []
     tried: set[int] = set()
@@ -58,7 +62,8 @@ def claim_rows(
             break
         for row in rows:
             tried.add(row.id)
-            guarded = update(table).where(table.c.id == row.id, *where).values(**values)
+            changes = values if isinstance(values, dict) else values(row)
+            guarded = update(table).where(table.c.id == row.id, *where).values(**changes)
             if conn.execute(guarded).rowcount == 1:
                 claimed.append(row)
         if limit is None:

@@ -211,7 +211,8 @@ class GapPool:
         self.tables = allocator.tables
         g, s = self.tables.gaps, self.tables.sequences
         self._lowest = (
-            select(g.c.value, g.c.cycle)
+            select(g.c.value, g.c.cycle, s.c.revision)
+            .join(s, s.c.id == g.c.sequence_id)
             .where(
                 g.c.sequence_id == bindparam("sequence_id", type_=Integer),
                 g.c.scope == bindparam("scope", type_=String),
@@ -220,9 +221,6 @@ class GapPool:
             )
             .order_by(g.c.cycle, g.c.value)
             .limit(1)
-        )
-        self._revision = select(s.c.revision).where(
-            s.c.id == bindparam("sequence_id", type_=Integer)
         )
 
     def lowest(
@@ -251,10 +249,27 @@ class GapPool:
 
         allocator = self.allocator
         day, period, pattern, _ = allocator._place(definition, scope, day_input, context)
-        if self.lowest(conn, definition, scope, period) is None:
+        params = {"sequence_id": definition.id, "scope": scope, "period": period}
+        first = conn.execute(self._lowest, params).first()
+        if first is None:
             # A plain read first: with no free gap (the usual state) nothing is locked, so
             # InnoDB takes no gap lock that would block concurrent voids and releases.
             return []
+        if first.revision != definition.revision:
+            # A cached copy issues no number without a counter statement to check it:
+            # read the definition again (locked meanwhile? another pattern?).
+            definition = allocator.load(conn, definition.name, scope)
+            if definition.is_locked:
+                raise _locked(definition, scope)
+            pattern = allocator.pattern_for(definition, day)
+        numbers: dict[int, str] = {}
+
+        def fill(row: Any) -> dict[str, Any]:
+            numbers[row.id] = allocator.render(
+                definition, pattern, scope, day, context, row.value, row.cycle
+            )
+            return {"status": FILLED, "filled_at": utcnow(), "filled_number": numbers[row.id]}
+
         g = self.tables.gaps
         rows = claim_rows(
             conn,
@@ -267,40 +282,14 @@ class GapPool:
             ],
             order_by=[g.c.cycle, g.c.value],
             limit=count,
-            values={"status": FILLED, "filled_at": utcnow()},
+            values=fill,
             skip_locked=allocator.sequencing.strategy(conn).supports_skip_locked,
         )
+        issued = [
+            Issued(numbers[row.id], row.value, row.cycle, period, reclaimed=True) for row in rows
+        ]
         if not rows:
             return []
-        # The definition may be a cached copy: make sure it is current (not locked
-        # meanwhile, same pattern) before numbers are issued without a counter statement.
-        revision = conn.execute(self._revision, {"sequence_id": definition.id}).scalar()
-        if revision != definition.revision:
-            definition = allocator.load(conn, definition.name, scope)
-            if definition.is_locked:
-                conn.execute(
-                    update(g)
-                    .where(g.c.id.in_([r.id for r in rows]))
-                    .values(status=UNFILLED, filled_at=None)
-                )
-                raise _locked(definition, scope)
-            pattern = allocator.pattern_for(definition, day)
-        issued = [
-            Issued(
-                allocator.render(definition, pattern, scope, day, context, row.value, row.cycle),
-                row.value,
-                row.cycle,
-                period,
-                reclaimed=True,
-            )
-            for row in rows
-        ]
-        conn.execute(
-            update(g)
-            .where(g.c.id == bindparam("gap_id", type_=Integer))
-            .values(filled_number=bindparam("filled", type_=String)),
-            [{"gap_id": r.id, "filled": i.number} for r, i in zip(rows, issued, strict=True)],
-        )
         data = _audit_data(period, day, context)
         self._audit(conn, definition, scope, rows, issued, data, performed_by)
         return issued
