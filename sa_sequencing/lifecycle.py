@@ -61,15 +61,17 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
+    from .reservations import ReservationRepository
     from .sequencing import Sequencing
 
-__all__ = ["LifecycleMixin"]
+__all__ = ["LifecycleMixin", "ManagerParts"]
 
 REASON_LENGTH = 32
 
 
-class LifecycleMixin:
-    """Voids, the gap registry, overrides and pattern versions of a manager."""
+class ManagerParts:
+    """What the manager's mixins share: its repositories and the definition serving a
+    scope."""
 
     sequencing: Sequencing
     session: Session
@@ -78,6 +80,7 @@ class LifecycleMixin:
     audits: AuditRepository
     gap_registry: GapRepository
     pattern_versions: PatternVersionRepository
+    reservations: ReservationRepository
 
     if TYPE_CHECKING:
 
@@ -97,6 +100,10 @@ class LifecycleMixin:
         allocator = self.sequencing.allocator
         definition = allocator.load(self._connection, name, scope_key, shared_lock=shared_lock)
         return definition, scope_key
+
+
+class LifecycleMixin(ManagerParts):
+    """Voids, the gap registry, overrides and pattern versions of a manager."""
 
     def _patterns(self, definition: SequenceDefinition) -> builtins.list[Pattern]:
         """Every pattern numbers of ``definition`` may have: its own, its versions', and

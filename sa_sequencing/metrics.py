@@ -21,16 +21,13 @@ from sqlalchemy import select
 
 from .definitions import SequenceDefinition
 from .dialects.base import CounterKey
+from .lifecycle import ManagerParts
 from .periods import document_day
 from .periods import period_key
 from .types import utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
-    from .gaps import GapRepository
-    from .reservations import ReservationRepository
-    from .sequencing import Sequencing
+    pass
 
 __all__ = ["MetricsMixin", "SequenceMetrics"]
 
@@ -75,21 +72,8 @@ class SequenceMetrics:
         return asdict(self)
 
 
-class MetricsMixin:
+class MetricsMixin(ManagerParts):
     """The ``metrics`` method of :class:`~sa_sequencing.SequenceManager`."""
-
-    sequencing: Sequencing
-    gap_registry: GapRepository
-    reservations: ReservationRepository
-
-    if TYPE_CHECKING:
-
-        @property
-        def _connection(self) -> Connection: ...
-
-        def _serving(
-            self, name: str, scope: object, *, shared_lock: bool = False
-        ) -> tuple[SequenceDefinition, str]: ...
 
     def metrics(
         self, name: str, *, scope: str | None = None, date: date | datetime | None = None

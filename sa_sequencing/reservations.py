@@ -44,17 +44,14 @@ from .definitions import SequenceDefinition
 from .dialects.base import _Savepoint
 from .errors import ReservationError
 from .errors import describe
-from .gaps import GapRepository
-from .repositories import AuditRepository
+from .lifecycle import ManagerParts
 from .repositories import _Repository
 from .types import utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
     from sqlalchemy.engine import Row
 
     from .allocation import Issued
-    from .sequencing import Sequencing
 
 __all__ = ["Reservation", "ReservationRepository", "ReservationsMixin"]
 
@@ -163,22 +160,8 @@ class ReservationRepository(_Repository):
         )
 
 
-class ReservationsMixin:
+class ReservationsMixin(ManagerParts):
     """The reservation methods of :class:`~sa_sequencing.SequenceManager`."""
-
-    sequencing: Sequencing
-    audits: AuditRepository
-    gap_registry: GapRepository
-    reservations: ReservationRepository
-
-    if TYPE_CHECKING:
-
-        @property
-        def _connection(self) -> Connection: ...
-
-        def _serving(
-            self, name: str, scope: object, *, shared_lock: bool = False
-        ) -> tuple[SequenceDefinition, str]: ...
 
     def reserve(
         self,
