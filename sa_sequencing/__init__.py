@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .asyncio import AsyncSequenceManager
 from .batch import NumberRequest
+from .compose import compose_child
 from .definitions import SequenceDefinition
 from .dialects import CounterStrategy
 from .dialects import register_dialect_strategy
@@ -24,7 +25,10 @@ from .errors import SequenceLockedError
 from .errors import SequenceNotFoundError
 from .errors import SequencingError
 from .errors import UnsupportedDialectError
+from .gaps import Gap
+from .gaps import GapRepository
 from .manager import SequenceManager
+from .metrics import SequenceMetrics
 from .models import AuditMixin
 from .models import CounterMixin
 from .models import GapMixin
@@ -34,14 +38,20 @@ from .models import SequenceMixin
 from .orm import SequenceColumn
 from .orm import install_flush_hook
 from .orm import uninstall_flush_hook
+from .overflow import SequenceExhaustionWarning
+from .overflow import SequencingWarning
 from .patterns import Pattern
 from .repositories import ALL_SCOPES
 from .repositories import AuditEntry
 from .repositories import AuditRepository
 from .repositories import CounterRepository
 from .repositories import SequenceRepository
+from .reservations import Reservation
+from .reservations import ReservationRepository
 from .retry import run_in_transaction
 from .sequencing import Sequencing
+from .versions import PatternVersion
+from .versions import PatternVersionRepository
 
 __version__ = "0.1.0"
 
@@ -56,30 +66,40 @@ __all__ = [
     "CounterRepository",
     "CounterStrategy",
     "DuplicateSequenceError",
+    "Gap",
     "GapMixin",
     "GapPolicy",
+    "GapRepository",
     "InvalidCounterValueError",
     "NumberRequest",
     "OverflowBehavior",
     "Pattern",
     "PatternError",
+    "PatternVersion",
     "PatternVersionMixin",
+    "PatternVersionRepository",
+    "Reservation",
     "ReservationError",
     "ReservationMixin",
+    "ReservationRepository",
     "ResetPeriod",
     "SequenceBusyError",
     "SequenceColumn",
     "SequenceDefinition",
     "SequenceExhaustedError",
+    "SequenceExhaustionWarning",
     "SequenceLockedError",
     "SequenceManager",
+    "SequenceMetrics",
     "SequenceMixin",
     "SequenceNotFoundError",
     "SequenceRepository",
     "Sequencing",
     "SequencingError",
+    "SequencingWarning",
     "UnsupportedDialectError",
     "__version__",
+    "compose_child",
     "install_flush_hook",
     "register_dialect_strategy",
     "run_in_transaction",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -44,13 +45,17 @@ from .errors import SequenceBusyError
 from .errors import SequenceLockedError
 from .errors import SequenceNotFoundError
 from .errors import describe
+from .gaps import GapPool
+from .overflow import OverflowWatch
+from .overflow import series_pattern
 from .patterns import Pattern
 from .periods import document_day
 from .periods import period_key
 from .planning import capacity_of
 from .planning import plan_allocation
-from .planning import series_label
 from .types import utcnow
+from .versions import VersionCache
+from .versions import version_for
 
 if TYPE_CHECKING:
     from .sequencing import Sequencing
@@ -66,6 +71,8 @@ class Issued:
     value: int
     cycle: int
     period: str
+    reclaimed: bool = False
+    """Served from the gap registry (``fill_gaps``) rather than the counter."""
 
 
 class Allocator:
@@ -83,6 +90,9 @@ class Allocator:
             .limit(1)
         )
         self._lookup_shared = self._lookup.with_for_update(read=True)
+        self.gap_pool = GapPool(self)
+        self.versions = VersionCache(self.tables)
+        self.overflow = OverflowWatch(self)
 
     # -- definitions ---------------------------------------------------------------
 
@@ -101,6 +111,7 @@ class Allocator:
                 scope=scope,
             )
         definition = SequenceDefinition.from_row(row)
+        definition = replace(definition, versions=self.versions.versions(conn, definition))
         self.cache.put(conn.engine, name, scope, definition)
         return definition
 
@@ -132,12 +143,22 @@ class Allocator:
         definition = self.definition(conn, name, scope_key)
         if definition.is_locked:
             raise _locked(definition, scope_key)
+        reclaimed: list[Issued] = []
+        if definition.gap_policy.fills_gaps:
+            # fill_gaps: free gaps are served before the counter moves.
+            reclaimed = self.gap_pool.serve(
+                conn, definition, scope_key, count, context, day, performed_by
+            )
+            count -= len(reclaimed)
+            if not count:
+                return reclaimed
         issued = None
         if self._fast_path_fits(definition):
             issued = self._fast(conn, definition, scope_key, count, context, day, performed_by)
         if issued is None:
             issued = self._slow(conn, name, scope_key, count, context, day, performed_by)
-        return issued
+        self.overflow.check(conn, definition, scope_key, issued, day, performed_by)
+        return reclaimed + issued
 
     @staticmethod
     def _fast_path_fits(definition: SequenceDefinition) -> bool:
@@ -281,6 +302,12 @@ class Allocator:
         if definition.is_locked:
             raise _locked(definition, scope_key)
         the_day, period, pattern, _ = self._place(definition, scope_key, day, context)
+        if definition.gap_policy.fills_gaps:
+            gap = self.gap_pool.lowest(conn, definition, scope_key, period)
+            if gap is not None:
+                value, cycle = gap
+                text = self.render(definition, pattern, scope_key, the_day, context, value, cycle)
+                return Issued(text, value, cycle, period, reclaimed=True)
         strategy = self.sequencing.strategy(conn)
         state = strategy.read_counter(conn, CounterKey(definition.id, scope_key, period))
         plan = plan_allocation(
@@ -308,8 +335,10 @@ class Allocator:
         return day, period, pattern, parts
 
     def pattern_for(self, definition: SequenceDefinition, day: date) -> Pattern:
-        """The pattern in force for documents dated ``day``."""
-        return definition.compiled
+        """The pattern in force for documents dated ``day``: a pattern version's, else the
+        definition's own."""
+        version = version_for(definition.versions, day) if definition.versions else None
+        return definition.compiled if version is None else version.compiled
 
     def render(
         self,
@@ -335,6 +364,9 @@ class Allocator:
     ) -> tuple[str, int | None, str]:
         if context is not None and not isinstance(context, Mapping):
             raise TypeError(f"context must be a mapping or None, not {type(context).__name__}")
+        if cycle > 1 and definition.overflow is OverflowBehavior.SWITCH_PATTERN:
+            # The next series: 'INV-0001' becomes 'INV-A-0001' (one separator, not two).
+            pattern = series_pattern(pattern, cycle)
         try:
             prefix, width, suffix = pattern.render_around_counter(
                 day=day,
@@ -346,15 +378,6 @@ class Allocator:
             raise PatternError(
                 f"{describe(definition.name, scope)}: {exc}", sequence=definition.name, scope=scope
             ) from exc
-        if cycle > 1 and definition.overflow is OverflowBehavior.SWITCH_PATTERN:
-            # The next series: 'INV-0001' becomes 'INV-A-0001' (one separator, not two).
-            last = prefix[-1:]
-            if last and not last.isalnum():
-                prefix = f"{prefix}{series_label(cycle)}{last}"
-            else:
-                prefix = (
-                    f"{prefix}-{series_label(cycle)}-" if prefix else f"{series_label(cycle)}-"
-                )
         return prefix, width, suffix
 
     # -- audit and errors ----------------------------------------------------------

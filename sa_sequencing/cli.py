@@ -49,6 +49,8 @@ Commands
     the document date, which picks the reset period and fills the date tokens.
 ``lock NAME``, ``unlock NAME``
     Freeze a sequence (it issues nothing), or lift the freeze.
+``void``, ``gaps``, ``reserve``, ``release-expired``, ``override``
+    The number lifecycle: see :mod:`sa_sequencing.cli_lifecycle`.
 ``audit [NAME] [--limit N]``
     The latest ``N`` ledger entries (default 50; ``0`` for all), oldest first.
 ``demo [--file PATH]``
@@ -56,7 +58,9 @@ Commands
     directory, deleted and created afresh): three sequences, invoices numbered for two
     tenants from four threads with a rolled-back transaction each, a check that the
     committed numbers have no duplicate and no hole, purchase orders, quotations with
-    ``preview`` beside ``generate``, and the audit trail.
+    ``preview`` beside ``generate``, a voided invoice, purchase orders reserved and
+    partly released (then reused by ``fill_gaps``), the gap reports, and the audit
+    trail.
 
 Exit status
 -----------
@@ -90,6 +94,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 
 from . import __version__
+from .cli_lifecycle import add_lifecycle_commands
+from .cli_lifecycle import lifecycle_story
 from .enums import GapPolicy
 from .enums import OverflowBehavior
 from .enums import ResetPeriod
@@ -460,6 +466,7 @@ class _Demo:
             self.define_sequences,
             self.number_invoices,
             self.purchase_orders,
+            lambda: lifecycle_story(self),
             self.quotations,
             self.audit_trail,
         ]
@@ -779,6 +786,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("audit", cmd_audit, "show the audit ledger", scope=True)
     sub.add_argument("name", metavar="NAME", nargs="?")
     sub.add_argument("--limit", type=int, default=50, help="entries (default: 50; 0: all)")
+
+    add_lifecycle_commands(command)
 
     sub = command("demo", cmd_demo, "run the demo story on a SQLite file", url=False)
     sub.add_argument(

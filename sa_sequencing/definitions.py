@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,9 @@ from .models import PATTERN_LENGTH
 from .models import SCOPE_LENGTH
 from .patterns import Pattern
 from .periods import zone
+
+if TYPE_CHECKING:
+    from .versions import PatternVersion
 
 __all__ = ["SequenceDefinition", "normalize_name", "normalize_scope", "validate_options"]
 
@@ -229,6 +233,8 @@ class SequenceDefinition:
     metadata: dict[str, Any] | None
     created_at: datetime | None = field(compare=False)
     updated_at: datetime | None = field(compare=False)
+    versions: tuple[PatternVersion, ...] = field(default=(), compare=False)
+    """Pattern versions by document date (filled in by the allocator)."""
 
     @classmethod
     def from_row(cls, row: Any) -> SequenceDefinition:

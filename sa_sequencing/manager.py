@@ -9,7 +9,6 @@ session's transaction commits, and a rollback takes them all back.
 from __future__ import annotations
 
 import builtins
-import functools
 from collections.abc import Iterable
 from collections.abc import Mapping
 from datetime import date
@@ -17,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .batch import NumberRequest
@@ -34,11 +34,11 @@ from .errors import ConfigurationError
 from .errors import PatternError
 from .errors import SequenceNotFoundError
 from .errors import describe
+from .lifecycle import LifecycleMixin
+from .metrics import MetricsMixin
 from .repositories import ALL_SCOPES
 from .repositories import AuditEntry
-from .repositories import AuditRepository
-from .repositories import CounterRepository
-from .repositories import SequenceRepository
+from .reservations import ReservationsMixin
 
 if TYPE_CHECKING:
     from .sequencing import Sequencing
@@ -46,30 +46,21 @@ if TYPE_CHECKING:
 __all__ = ["SequenceManager"]
 
 
-class SequenceManager:
-    """Define sequences and draw numbers from them within one :class:`Session`."""
+class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
+    """Define sequences and draw numbers from them within one :class:`Session`.
+
+    The number lifecycle (voids, gaps, reservations, overrides, pattern versions,
+    metrics) comes from :class:`~sa_sequencing.lifecycle.LifecycleMixin`,
+    :class:`~sa_sequencing.reservations.ReservationsMixin` and
+    :class:`~sa_sequencing.metrics.MetricsMixin`.
+    """
 
     def __init__(self, sequencing: Sequencing, session: Session) -> None:
         self.sequencing = sequencing
         self.session = session
 
-    # The repositories are made on first use: a manager that only draws numbers (the
-    # hot path, one manager per transaction) needs none of them.
-
-    @functools.cached_property
-    def sequences(self) -> SequenceRepository:
-        return SequenceRepository(self.session, self.sequencing.tables)
-
-    @functools.cached_property
-    def counters(self) -> CounterRepository:
-        return CounterRepository(self.session, self.sequencing.tables)
-
-    @functools.cached_property
-    def audits(self) -> AuditRepository:
-        return AuditRepository(self.session, self.sequencing.tables)
-
     @property
-    def _connection(self) -> Any:
+    def _connection(self) -> Connection:
         return self.session.connection(
             bind_arguments={"mapper": self.sequencing.tables.sequence_class}
         )
@@ -358,15 +349,16 @@ class SequenceManager:
         """Whether ``number`` has the form of the sequence's pattern."""
         if not isinstance(number, str):
             raise TypeError(f"number must be a str, not {type(number).__name__}")
-        return self.get(name, scope=scope).compiled.validate(number)
+        return any(p.validate(number) for p in self._patterns(self.get(name, scope=scope)))
 
     def parse(self, name: str, number: str, *, scope: str | None = None) -> dict[str, int | str]:
         """The fields of ``number`` (``{'YEAR': 2026, 'COUNTER': 42, ...}``)."""
         if not isinstance(number, str):
             raise TypeError(f"number must be a str, not {type(number).__name__}")
         definition = self.get(name, scope=scope)
+        patterns = self._patterns(definition)
         try:
-            return definition.compiled.parse(number)
+            return next((p for p in patterns if p.validate(number)), patterns[0]).parse(number)
         except PatternError as exc:
             raise PatternError(
                 f"{definition.describe(normalize_scope(scope))}: {exc}",

@@ -17,9 +17,11 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeVar
 from typing import overload
 
 from sqlalchemy import MetaData
@@ -56,6 +58,8 @@ def instances() -> list[Sequencing]:
     """Every live :class:`Sequencing` (the ORM hook picks a column's from them)."""
     return list(_instances)
 
+
+_R = TypeVar("_R")
 
 _ROLES: dict[str, tuple[str, type[Any]]] = {
     "sequence": ("sequences", SequenceMixin),
@@ -113,6 +117,34 @@ class SequencingTables:
         ]
 
 
+def _check_repositories(given: Mapping[str, type[Any]]) -> dict[str, type[Any]]:
+    from .gaps import GapRepository
+    from .repositories import AuditRepository
+    from .repositories import CounterRepository
+    from .repositories import SequenceRepository
+    from .reservations import ReservationRepository
+    from .versions import PatternVersionRepository
+
+    defaults: dict[str, type[Any]] = {
+        "sequence": SequenceRepository,
+        "counter": CounterRepository,
+        "reservation": ReservationRepository,
+        "gap": GapRepository,
+        "pattern_version": PatternVersionRepository,
+        "audit": AuditRepository,
+    }
+    for role, cls in given.items():
+        if role not in defaults:
+            raise ConfigurationError(
+                f"unknown repository role {role!r}: use one of {', '.join(defaults)}"
+            )
+        if not (isinstance(cls, type) and issubclass(cls, defaults[role])):
+            raise ConfigurationError(
+                f"repositories[{role!r}] must subclass {defaults[role].__name__}, got {cls!r}"
+            )
+    return dict(given)
+
+
 def _camel(prefix: str) -> str:
     return "".join(part.capitalize() for part in prefix.split("_") if part)
 
@@ -130,6 +162,11 @@ class Sequencing:
       before it is retried (``None``: the database's own wait).
     :param lock_retries: how many times a timed-out counter statement is retried before
       :class:`~sa_sequencing.SequenceBusyError` is raised.
+    :param repositories: the host's own repository subclasses by role (``"sequence"``,
+      ``"counter"``, ``"reservation"``, ``"gap"``, ``"pattern_version"``, ``"audit"``),
+      used by every manager instead of the library's (an audit repository that also
+      writes to the host's ledger, say).  The allocator writes the rows of issued
+      numbers itself, in the counter statement where the database allows it.
     """
 
     def __init__(
@@ -145,6 +182,7 @@ class Sequencing:
         audit_class: type[Any] | None = None,
         lock_timeout: float | None = None,
         lock_retries: int = 3,
+        repositories: Mapping[str, type[Any]] | None = None,
     ) -> None:
         if not isinstance(table_prefix, str):
             raise TypeError(f"table_prefix must be a str, not {type(table_prefix).__name__}")
@@ -200,6 +238,7 @@ class Sequencing:
         self._strategies = weakref.WeakKeyDictionary()
         self._allocator: Allocator | None = None
         _instances.add(self)
+        self._repositories = _check_repositories(repositories or {})
 
     @staticmethod
     def _declarative_base(base: Any) -> Any:
@@ -223,6 +262,10 @@ class Sequencing:
                         f"definitions table is {target.fullname!r}: set "
                         f"__sequences_tablename__ = {target.name!r} on the class"
                     )
+
+    def repository_class(self, role: str, default: type[_R]) -> type[_R]:
+        """The repository class managers use for ``role``: the host's, else ``default``."""
+        return self._repositories.get(role, default)
 
     @property
     def metadata(self) -> MetaData:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import mapped_column
 from sa_sequencing import ConfigurationError
 from sa_sequencing import PatternError
 from sa_sequencing import SequenceExhaustedError
+from sa_sequencing import SequenceExhaustionWarning
 from sa_sequencing import SequenceLockedError
 
 
@@ -140,7 +141,8 @@ def test_reset_limit_restarts_with_cycle(tx):
 def test_exhaustion_throws_at_capacity_and_preview_agrees(tx, snapshot):
     with tx() as seqs:
         seqs.define("small", "S-{COUNTER:1}", start=8)
-        assert seqs.generate_many("small", 2) == ["S-8", "S-9"]
+        with pytest.warns(SequenceExhaustionWarning, match="'small'.*threshold of 90%"):
+            assert seqs.generate_many("small", 2) == ["S-8", "S-9"]
     before = snapshot()
     with tx() as seqs:
         with pytest.raises(SequenceExhaustedError, match=r"'small'.*capacity of 9"):
@@ -159,25 +161,28 @@ def test_bulk_past_capacity_is_refused_whole(tx, snapshot):
         with pytest.raises(SequenceExhaustedError):
             seqs.generate_many("small", 3)
     assert snapshot() == before
-    with tx() as seqs:
+    with tx() as seqs, pytest.warns(SequenceExhaustionWarning):
         assert seqs.generate_many("small", 2) == ["S-8", "S-9"]
 
 
 def test_extend_padding_keeps_counting(tx):
     with tx() as seqs:
         seqs.define("w", "W-{COUNTER:2}", start=98, overflow="extend_padding")
-        assert seqs.generate_many("w", 3) == ["W-98", "W-99", "W-100"]
+        with pytest.warns(SequenceExhaustionWarning):
+            assert seqs.generate_many("w", 3) == ["W-98", "W-99", "W-100"]
         assert seqs.validate("w", "W-100")
 
 
 def test_switch_pattern_moves_to_next_series(tx):
     with tx() as seqs:
         seqs.define("sw", "INV-{COUNTER:1}", overflow="switch_pattern")
-        assert seqs.generate_many("sw", 9)[-1] == "INV-9"
+        with pytest.warns(SequenceExhaustionWarning):
+            assert seqs.generate_many("sw", 9)[-1] == "INV-9"
         assert seqs.preview("sw") == "INV-A-1"
         assert seqs.generate_many("sw", 2) == ["INV-A-1", "INV-A-2"]
         seqs.define("sw2", "SW{COUNTER:1}", overflow="switch_pattern")
-        assert seqs.generate_many("sw2", 19)[-1] == "SW-B-1"
+        with pytest.warns(SequenceExhaustionWarning):
+            assert seqs.generate_many("sw2", 19)[-1] == "SW-B-1"
 
 
 def test_locked_sequence_issues_nothing(tx, snapshot):

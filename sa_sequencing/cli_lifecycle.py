@@ -1,0 +1,184 @@
+"""The lifecycle commands of ``sa-sequencing`` and the lifecycle step of its demo.
+
+``void NAME NUMBER [--reason CODE]``
+    Record an issued number as cancelled (a gap where the gap policy keeps them).
+``gaps NAME [--all]``
+    The gap registry of the sequence in ``--scope``: free gaps, or all with ``--all``.
+``reserve NAME COUNT [--ttl MINUTES] [--context KEY=VALUE ...] [--date YYYY-MM-DD]``
+    Draw ``COUNT`` numbers and hold them (default 30 minutes); prints the reservation
+    id, its expiry and the numbers.
+``release-expired``
+    Turn every reservation past its expiry into gaps (for a scheduled job; several
+    may run at once).
+``override NAME VALUE [--date YYYY-MM-DD]``
+    Move the counter forward: the next number is ``VALUE + step``.  Refused unless
+    ``VALUE`` is above every number issued from that counter.
+
+:mod:`sa_sequencing.cli` imports this module, so the helpers of that module are
+imported inside the functions here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .cli import _Demo
+
+__all__ = ["add_lifecycle_commands", "lifecycle_story"]
+
+Command = Callable[..., argparse.ArgumentParser]
+
+
+def cmd_void(args: argparse.Namespace) -> int:
+    from .cli import _manager
+
+    with _manager(args) as seqs:
+        seqs.void(
+            args.name, args.number, scope=args.scope, reason=args.reason, performed_by=args.actor
+        )
+        tracked = seqs.get(args.name, scope=args.scope).gap_policy.tracks_gaps
+    where = "recorded as a gap" if tracked else "recorded in the audit ledger (allow_gaps)"
+    print(f"voided {args.number}: {where}")
+    return 0
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    from .cli import _manager
+    from .cli import _print_lines
+    from .cli import _table
+
+    with _manager(args) as seqs:
+        gaps = seqs.gaps(args.name, scope=args.scope, include_filled=args.all)
+    if not gaps:
+        print("no gaps")
+        return 0
+    rows: list[Sequence[object]] = [("NUMBER", "REASON", "STATUS", "ACTOR", "SINCE", "FILLED AS")]
+    rows += [
+        (g.number, g.reason, g.status, g.performed_by, g.created_at, g.filled_number) for g in gaps
+    ]
+    _print_lines(_table(rows))
+    return 0
+
+
+def cmd_reserve(args: argparse.Namespace) -> int:
+    from .cli import _context
+    from .cli import _date
+    from .cli import _manager
+
+    if args.ttl <= 0:
+        raise ValueError(f"invalid --ttl {args.ttl}: give the minutes to hold the numbers, > 0")
+    context, day = _context(args.context), _date(args.date)
+    with _manager(args) as seqs:
+        held = seqs.reserve(
+            args.name,
+            args.count,
+            scope=args.scope,
+            ttl=timedelta(minutes=args.ttl),
+            context=context,
+            date=day,
+            performed_by=args.actor,
+        )
+    print(f"reservation {held.id} until {held.expires_at:%Y-%m-%d %H:%M:%S} UTC")
+    for number in held.numbers:
+        print(number)
+    return 0
+
+
+def cmd_release_expired(args: argparse.Namespace) -> int:
+    from .cli import _manager
+
+    with _manager(args) as seqs:
+        count = seqs.release_expired(performed_by=args.actor)
+    print(f"released {count} expired number{'s' if count != 1 else ''}")
+    return 0
+
+
+def cmd_override(args: argparse.Namespace) -> int:
+    from .cli import _date
+    from .cli import _manager
+
+    with _manager(args) as seqs:
+        seqs.override(
+            args.name, args.value, scope=args.scope, date=_date(args.date), performed_by=args.actor
+        )
+        following = seqs.preview(args.name, scope=args.scope, date=_date(args.date))
+    print(f"counter set to {args.value}; next number: {following}")
+    return 0
+
+
+def add_lifecycle_commands(command: Command) -> None:
+    """Add the commands above through ``build_parser``'s ``command`` helper."""
+    from .cli import _add_number_options
+
+    sub = command("void", cmd_void, "cancel an issued number", scope=True, actor=True)
+    sub.add_argument("name", metavar="NAME")
+    sub.add_argument("number", metavar="NUMBER")
+    sub.add_argument("--reason", help="a short code, e.g. customer_cancelled (default: voided)")
+
+    sub = command("gaps", cmd_gaps, "show the gap registry", scope=True)
+    sub.add_argument("name", metavar="NAME")
+    sub.add_argument("--all", action="store_true", help="include gaps filled again")
+
+    sub = command("reserve", cmd_reserve, "hold numbers for a while", scope=True, actor=True)
+    sub.add_argument("name", metavar="NAME")
+    sub.add_argument("count", metavar="COUNT", type=int)
+    sub.add_argument("--ttl", type=int, default=30, metavar="MINUTES", help="(default: 30)")
+    _add_number_options(sub)
+
+    command(
+        "release-expired",
+        cmd_release_expired,
+        "turn expired reservations into gaps",
+        actor=True,
+    )
+
+    sub = command("override", cmd_override, "move a counter forward", scope=True, actor=True)
+    sub.add_argument("name", metavar="NAME")
+    sub.add_argument("value", metavar="VALUE", type=int)
+    sub.add_argument("--date", help="document date picking the counter, YYYY-MM-DD")
+
+
+def lifecycle_story(demo: _Demo) -> None:
+    """The demo step: a voided invoice, purchase-order numbers reserved and partly
+    released (fill_gaps reuses them), and the gap reports."""
+    with demo.tx() as seqs:
+        issued = [
+            e.number
+            for e in seqs.audit_log("invoice_number", scope="acme", limit=None)
+            if e.event == "number_generated" and e.number
+        ]
+        voided = issued[len(issued) // 2]
+        seqs.void(
+            "invoice_number",
+            voided,
+            scope="acme",
+            reason="customer_cancelled",
+            performed_by="auditor",
+        )
+    with demo.tx() as seqs:
+        held = seqs.reserve(
+            "purchase_order", 3, scope="acme", date=demo.today, performed_by="buyer-3"
+        )
+        used = seqs.finalize(held.id, [held.numbers[1]], performed_by="buyer-3")
+        given = seqs.release(held.id, performed_by="buyer-3")
+    with demo.tx() as seqs:
+        refill = seqs.generate("purchase_order", scope="acme", date=demo.today)
+        invoice_gaps = seqs.gap_report("invoice_number", scope="acme")
+        po_gaps = seqs.gaps("purchase_order", scope="acme", include_filled=True)
+    print("Voids, reservations and the gap registry (acme)")
+    print(f"  void {voided} (customer_cancelled, by auditor)")
+    print(f"  reserve 3 purchase orders: {', '.join(held.numbers)}")
+    print(f"  finalize {', '.join(used)}; release {', '.join(given)}")
+    print(f"  next purchase order (fill_gaps reuses the lowest gap): {refill}")
+    print(f"  gap report invoice_number:  {', '.join(invoice_gaps) or '-'}")
+    free = [g.number for g in po_gaps if g.status == "unfilled"]
+    print(f"  gap report purchase_order: {', '.join(free) or '-'}")
+    if invoice_gaps != [voided]:
+        demo.failures.append(f"invoice gap report {invoice_gaps}, expected [{voided!r}]")
+    if refill != min(given):
+        demo.failures.append(f"fill_gaps served {refill}, expected {min(given)}")

@@ -1,0 +1,357 @@
+"""The gap registry: every hole in a counter, with its reason and actor.
+
+A *gap* is a counter value that was drawn but will not stand: a number voided
+after it was issued (reason ``voided``), a reserved number given back (``released``)
+or left to expire (``expired``).  What happens to it is the definition's
+``gap_policy``:
+
+* ``allow_gaps``: nothing is recorded (the ledger still has the void);
+* ``report_gaps_only``: the gap is recorded and never reused, so :meth:`gap_report
+  <sa_sequencing.SequenceManager.gap_report>` explains every missing number;
+* ``fill_gaps``: the gap is recorded, and ``generate``, ``generate_many``, the flush
+  hook and ``preview`` serve the lowest free gap of the document's counter (its
+  sequence, scope and period) before the counter moves.
+
+A filled gap keeps its counter value and cycle, and the number is rendered again
+for the document that takes it, with that document's context and date (which lie in
+the same period): ``INV-2026-SALES-00005`` voided and then filled by an ``HR``
+document gives ``INV-2026-HR-00005``.  The registry keeps both the original
+``number`` and the ``filled_number``; ``preview`` renders the gap it would serve the
+same way.
+
+Concurrent generators take different gaps (``FOR UPDATE SKIP LOCKED`` where the
+database has it, a guarded ``UPDATE`` elsewhere; see :mod:`sa_sequencing.claims`).
+The common definition pays nothing for this: only ``fill_gaps`` definitions look at
+the registry (one indexed statement per allocation, see :class:`GapPool`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import bindparam
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.engine import Connection
+
+from .claims import claim_rows
+from .definitions import SequenceDefinition
+from .repositories import _Repository
+from .types import utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .allocation import Allocator
+    from .allocation import Issued
+
+__all__ = ["GAP_REASONS", "Gap", "GapPool", "GapRepository"]
+
+#: Why a gap exists.
+GAP_REASONS = ("voided", "released", "expired")
+UNFILLED = "unfilled"
+FILLED = "filled"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One row of the gap registry."""
+
+    sequence_id: int
+    scope: str | None
+    period: str
+    cycle: int
+    value: int
+    number: str
+    """The number as it was issued."""
+    reason: str
+    status: str
+    """``unfilled``, or ``filled`` once ``fill_gaps`` served the value again."""
+    performed_by: str | None
+    created_at: datetime
+    filled_at: datetime | None
+    filled_number: str | None
+    """The number the value was issued as when the gap was filled."""
+
+    @classmethod
+    def from_row(cls, row: Any) -> Gap:
+        return cls(
+            row.sequence_id,
+            row.scope or None,
+            row.period,
+            row.cycle,
+            row.value,
+            row.number,
+            row.reason,
+            row.status,
+            row.performed_by,
+            row.created_at,
+            row.filled_at,
+            row.filled_number,
+        )
+
+
+class GapRepository(_Repository):
+    """The gap registry (``sequence_gaps``)."""
+
+    def record(
+        self,
+        definition: SequenceDefinition,
+        scope: str,
+        *,
+        period: str,
+        cycle: int,
+        value: int,
+        number: str,
+        reason: str,
+        performed_by: str | None,
+    ) -> None:
+        """Register a gap (or reopen a filled one: its number was voided again)."""
+        g = self.tables.gaps
+        conn = self.connection
+        now = utcnow()
+        key = _key(g, definition.id, scope, period, cycle, value)
+        reopened = conn.execute(
+            update(g)
+            .where(*key, g.c.status == FILLED)
+            .values(
+                number=number,
+                reason=reason,
+                status=UNFILLED,
+                performed_by=performed_by,
+                created_at=now,
+                filled_at=None,
+                filled_number=None,
+            )
+        ).rowcount
+        if not reopened:
+            conn.execute(
+                insert(g).values(
+                    sequence_id=definition.id,
+                    scope=scope,
+                    period=period,
+                    cycle=cycle,
+                    value=value,
+                    number=number,
+                    reason=reason,
+                    status=UNFILLED,
+                    performed_by=performed_by,
+                    created_at=now,
+                )
+            )
+
+    def find(
+        self, definition: SequenceDefinition, scope: str, *, period: str, cycle: int, value: int
+    ) -> Gap | None:
+        g = self.tables.gaps
+        row = self.connection.execute(
+            select(g).where(*_key(g, definition.id, scope, period, cycle, value))
+        ).first()
+        return None if row is None else Gap.from_row(row)
+
+    def list(
+        self, definition: SequenceDefinition, scope: str | None, *, include_filled: bool = False
+    ) -> list[Gap]:
+        """Gaps of a definition (of one scope, or of all when ``scope`` is ``None``),
+        in counter order."""
+        g = self.tables.gaps
+        stmt = (
+            select(g)
+            .where(g.c.sequence_id == definition.id)
+            .order_by(g.c.scope, g.c.period, g.c.cycle, g.c.value)
+        )
+        if scope is not None:
+            stmt = stmt.where(g.c.scope == scope)
+        if not include_filled:
+            stmt = stmt.where(g.c.status == UNFILLED)
+        return [Gap.from_row(row) for row in self.connection.execute(stmt)]
+
+    def count(self, definition: SequenceDefinition, scope: str, *, status: str = UNFILLED) -> int:
+        g = self.tables.gaps
+        stmt = select(func.count()).where(
+            g.c.sequence_id == definition.id, g.c.scope == scope, g.c.status == status
+        )
+        return int(self.connection.execute(stmt).scalar() or 0)
+
+
+def _key(g: Any, sequence_id: int, scope: str, period: str, cycle: int, value: int) -> list[Any]:
+    return [
+        g.c.sequence_id == sequence_id,
+        g.c.scope == scope,
+        g.c.period == period,
+        g.c.cycle == cycle,
+        g.c.value == value,
+    ]
+
+
+class GapPool:
+    """The allocator's side of ``fill_gaps``: serving free gaps before the counter.
+
+    A ``fill_gaps`` allocation first looks for a free gap of the document's counter
+    with a plain indexed read; only when there is one does it claim up to ``count``
+    of them, lowest first (``FOR UPDATE SKIP LOCKED`` where available), and it draws
+    only the rest from the counter.  The read is the whole cost of the policy while
+    no gap is free: one statement per allocation, paid by ``fill_gaps`` definitions
+    only.  (Remembering "no free gap" per process would
+    need every new gap to change the definition's revision, and that row lock
+    deadlocks with generators that hold the definition's share lock while they wait
+    for the counter.)
+    """
+
+    def __init__(self, allocator: Allocator) -> None:
+        self.allocator = allocator
+        self.tables = allocator.tables
+        g, s = self.tables.gaps, self.tables.sequences
+        self._lowest = (
+            select(g.c.value, g.c.cycle, s.c.revision)
+            .join(s, s.c.id == g.c.sequence_id)
+            .where(
+                g.c.sequence_id == bindparam("sequence_id", type_=Integer),
+                g.c.scope == bindparam("scope", type_=String),
+                g.c.period == bindparam("period", type_=String),
+                g.c.status == UNFILLED,
+            )
+            .order_by(g.c.cycle, g.c.value)
+            .limit(1)
+        )
+
+    def lowest(
+        self, conn: Connection, definition: SequenceDefinition, scope: str, period: str
+    ) -> tuple[int, int] | None:
+        """(value, cycle) of the lowest free gap, without claiming it (for ``preview``)."""
+        row = conn.execute(
+            self._lowest, {"sequence_id": definition.id, "scope": scope, "period": period}
+        ).first()
+        return None if row is None else (row.value, row.cycle)
+
+    def serve(
+        self,
+        conn: Connection,
+        definition: SequenceDefinition,
+        scope: str,
+        count: int,
+        context: Mapping[str, object] | None,
+        day_input: date | datetime | None,
+        performed_by: str | None,
+    ) -> list[Issued]:
+        """Claim up to ``count`` free gaps and issue their numbers (possibly none)."""
+        from .allocation import Issued
+        from .allocation import _audit_data
+        from .allocation import _locked
+
+        allocator = self.allocator
+        day, period, pattern, _ = allocator._place(definition, scope, day_input, context)
+        params = {"sequence_id": definition.id, "scope": scope, "period": period}
+        first = conn.execute(self._lowest, params).first()
+        if first is None:
+            # A plain read first: with no free gap (the usual state) nothing is locked, so
+            # InnoDB takes no gap lock that would block concurrent voids and releases.
+            return []
+        if first.revision != definition.revision:
+            # A cached copy issues no number without a counter statement to check it:
+            # read the definition again (locked meanwhile? another pattern?).
+            definition = allocator.load(conn, definition.name, scope)
+            if definition.is_locked:
+                raise _locked(definition, scope)
+            pattern = allocator.pattern_for(definition, day)
+        numbers: dict[int, str] = {}
+
+        def fill(row: Any) -> dict[str, Any]:
+            numbers[row.id] = allocator.render(
+                definition, pattern, scope, day, context, row.value, row.cycle
+            )
+            return {"status": FILLED, "filled_at": utcnow(), "filled_number": numbers[row.id]}
+
+        g = self.tables.gaps
+        rows = claim_rows(
+            conn,
+            g,
+            [
+                g.c.sequence_id == definition.id,
+                g.c.scope == scope,
+                g.c.period == period,
+                g.c.status == UNFILLED,
+            ],
+            order_by=[g.c.cycle, g.c.value],
+            limit=count,
+            values=fill,
+            skip_locked=allocator.sequencing.strategy(conn).supports_skip_locked,
+        )
+        issued = [
+            Issued(numbers[row.id], row.value, row.cycle, period, reclaimed=True) for row in rows
+        ]
+        if not rows:
+            return []
+        data = _audit_data(period, day, context)
+        self._audit(conn, definition, scope, rows, issued, data, performed_by)
+        return issued
+
+    def _audit(
+        self,
+        conn: Connection,
+        definition: SequenceDefinition,
+        scope: str,
+        rows: list[Any],
+        issued: list[Issued],
+        data: dict[str, Any],
+        performed_by: str | None,
+    ) -> None:
+        now = utcnow()
+        entries: list[dict[str, Any]] = []
+        for row, item in zip(rows, issued, strict=True):
+            entries.append(
+                _ledger(
+                    definition.name,
+                    scope,
+                    "gap_reclaimed",
+                    item.number,
+                    item.value,
+                    {**data, "gap_number": row.number, "gap_reason": row.reason},
+                    performed_by,
+                    now,
+                )
+            )
+            if definition.audit_numbers:
+                entries.append(
+                    _ledger(
+                        definition.name,
+                        scope,
+                        "number_generated",
+                        item.number,
+                        item.value,
+                        data,
+                        performed_by,
+                        now,
+                    )
+                )
+        conn.execute(insert(self.tables.audits), entries)
+
+
+def _ledger(
+    name: str,
+    scope: str,
+    event: str,
+    number: str | None,
+    value: int | None,
+    data: dict[str, Any] | None,
+    performed_by: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "sequence_name": name,
+        "scope": scope,
+        "event": event,
+        "number": number,
+        "counter_value": value,
+        "data": data,
+        "performed_by": performed_by,
+        "created_at": now,
+    }

@@ -1,0 +1,495 @@
+"""What happens to numbers after they are issued: voids, overrides, pattern versions.
+
+These are the :class:`~sa_sequencing.SequenceManager` methods of the number
+lifecycle (reservations are in :mod:`sa_sequencing.reservations`).  Like the rest of
+the manager they work in the session's transaction and write their audit rows there;
+every refusal raises before anything is written.
+
+``void(name, number, reason=..., performed_by=...)`` cancels an issued number.  The
+number must have been issued (drawn from its counter and not given back) and not be
+void already; a number still held by a reservation is released instead.  Under
+``report_gaps_only`` and ``fill_gaps`` it becomes a gap with its reason (see
+:mod:`sa_sequencing.gaps`); under ``allow_gaps`` only the ledger records it.
+
+``override(name, value)`` moves a counter forward: the next number is ``value +
+step``.  It is refused unless ``value`` is above every number issued from that
+counter (its current value and its reservations): a counter is never moved back,
+so numbers cannot repeat.  The values skipped are explained by the
+``counter_overridden`` audit row, not by gap rows.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+from datetime import date
+from datetime import datetime
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .definitions import SequenceDefinition
+from .definitions import normalize_name
+from .definitions import normalize_scope
+from .definitions import validate_options
+from .dialects.base import CounterKey
+from .dialects.base import CounterState
+from .dialects.base import _Savepoint
+from .enums import OverflowBehavior
+from .errors import ConfigurationError
+from .errors import InvalidCounterValueError
+from .errors import PatternError
+from .errors import describe
+from .gaps import Gap
+from .gaps import GapRepository
+from .locate import Placement
+from .locate import locate
+from .overflow import series_pattern
+from .patterns import Pattern
+from .periods import document_day
+from .periods import period_key
+from .planning import capacity_of
+from .repositories import AuditRepository
+from .repositories import CounterRepository
+from .repositories import SequenceRepository
+from .types import utcnow
+from .versions import PatternVersion
+from .versions import PatternVersionRepository
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
+
+    from .reservations import ReservationRepository
+    from .sequencing import Sequencing
+
+__all__ = ["LifecycleMixin", "ManagerParts"]
+
+_R = TypeVar("_R")
+
+REASON_LENGTH = 32
+
+
+class ManagerParts:
+    """What the manager's mixins share: its repositories and the definition serving a
+    scope."""
+
+    sequencing: Sequencing
+    session: Session
+
+    # The repositories are made on first use: a manager that only draws numbers (the
+    # hot path, one manager per transaction) needs none of them.
+
+    @functools.cached_property
+    def sequences(self) -> SequenceRepository:
+        return self._repository("sequence", SequenceRepository)
+
+    @functools.cached_property
+    def counters(self) -> CounterRepository:
+        return self._repository("counter", CounterRepository)
+
+    @functools.cached_property
+    def audits(self) -> AuditRepository:
+        return self._repository("audit", AuditRepository)
+
+    @functools.cached_property
+    def gap_registry(self) -> GapRepository:
+        return self._repository("gap", GapRepository)
+
+    @functools.cached_property
+    def reservations(self) -> ReservationRepository:
+        from .reservations import ReservationRepository  # it imports this module
+
+        return self._repository("reservation", ReservationRepository)
+
+    @functools.cached_property
+    def pattern_versions(self) -> PatternVersionRepository:
+        return self._repository("pattern_version", PatternVersionRepository)
+
+    def _repository(self, role: str, default: type[_R]) -> _R:
+        cls: Any = self.sequencing.repository_class(role, default)
+        repository: _R = cls(self.session, self.sequencing.tables)
+        return repository
+
+    if TYPE_CHECKING:
+
+        @property
+        def _connection(self) -> Connection: ...
+
+        def _own(
+            self, name: str, scope: str | None, *, for_update: bool = False
+        ) -> SequenceDefinition: ...
+
+    def _serving(
+        self, name: str, scope: object, *, shared_lock: bool = False
+    ) -> tuple[SequenceDefinition, str]:
+        """The definition serving (name, scope), with its versions, and the scope key."""
+        name = normalize_name(name)
+        scope_key = normalize_scope(scope)
+        allocator = self.sequencing.allocator
+        definition = allocator.load(self._connection, name, scope_key, shared_lock=shared_lock)
+        return definition, scope_key
+
+
+class LifecycleMixin(ManagerParts):
+    """Voids, the gap registry, overrides and pattern versions of a manager."""
+
+    def _patterns(self, definition: SequenceDefinition) -> builtins.list[Pattern]:
+        """Every pattern numbers of ``definition`` may have: its own, its versions', and
+        the series patterns of ``switch_pattern`` reached so far."""
+        patterns = [definition.compiled]
+        patterns += [v.compiled for v in self.pattern_versions.for_definition(definition)]
+        if definition.overflow is OverflowBehavior.SWITCH_PATTERN:
+            cycles = max((c.cycle for c in self.counters.for_sequence(definition)), default=1)
+            base = list(patterns)
+            patterns += [series_pattern(p, c) for c in range(2, cycles + 1) for p in base]
+        return patterns
+
+    # -- voids and the gap registry ------------------------------------------------
+
+    def void(
+        self,
+        name: str,
+        number: str,
+        *,
+        scope: str | None = None,
+        reason: str | None = None,
+        performed_by: str | None = None,
+    ) -> None:
+        """Record the issued ``number`` as cancelled, with ``reason`` (default
+        ``"voided"``, at most 32 characters) and the actor."""
+        if not isinstance(number, str):
+            raise TypeError(f"number must be a str, not {type(number).__name__}")
+        reason = _reason(reason)
+        _actor(performed_by)
+        definition, scope_key = self._serving(name, scope)
+        where = describe(definition.name, scope_key)
+        place = self._place_issued(definition, scope_key, number)
+        self._refuse_if_given_back(definition, scope_key, number, place)
+        gap = self.gap_registry.find(
+            definition, scope_key, period=place.period, cycle=place.cycle, value=place.value
+        )
+        if gap is not None and (gap.status == "unfilled" or number != gap.filled_number):
+            raise _already_void(where, definition, scope_key, number, gap)
+        if not definition.gap_policy.tracks_gaps and self._voided_in_ledger(
+            definition, scope_key, number
+        ):
+            raise InvalidCounterValueError(
+                f"{where}: {number!r} is already void (see audit_log()); nothing to do",
+                sequence=definition.name,
+                scope=scope_key,
+            )
+        if definition.gap_policy.tracks_gaps:
+            conn = self._connection
+            with _Savepoint(conn) as rollback:
+                try:
+                    self.gap_registry.record(
+                        definition,
+                        scope_key,
+                        period=place.period,
+                        cycle=place.cycle,
+                        value=place.value,
+                        number=number,
+                        reason=reason,
+                        performed_by=performed_by,
+                    )
+                except IntegrityError as exc:
+                    rollback()
+                    raise InvalidCounterValueError(
+                        f"{where}: {number!r} was voided by another transaction just now",
+                        sequence=definition.name,
+                        scope=scope_key,
+                    ) from exc
+            self._forget_cached(definition)
+        self.audits.record(
+            definition.name,
+            scope_key,
+            "number_voided",
+            number=number,
+            counter_value=place.value,
+            data={"reason": reason, "period": place.period, "cycle": place.cycle},
+            performed_by=performed_by,
+        )
+
+    def _place_issued(self, definition: SequenceDefinition, scope: str, number: str) -> Placement:
+        where = describe(definition.name, scope)
+        counters = self.counters.for_sequence(definition, scope)
+        places = locate(definition, number, counters)
+        if not places:
+            known = any(
+                p.validate(number)
+                for p in [definition.compiled, *(v.compiled for v in definition.versions)]
+            )
+            why = (
+                "was never issued (its counter has not reached it)"
+                if known or counters
+                else "is not a number of this sequence"
+            )
+            raise InvalidCounterValueError(
+                f"{where}: {number!r} {why}; only issued numbers can be voided",
+                sequence=definition.name,
+                scope=scope,
+            )
+        if len(places) > 1:
+            periods = ", ".join(repr(p.period) for p in places)
+            raise InvalidCounterValueError(
+                f"{where}: {number!r} could stand for the counters of periods {periods} (the "
+                "pattern does not tell them apart); this version cannot void it",
+                sequence=definition.name,
+                scope=scope,
+            )
+        return places[0]
+
+    def _refuse_if_given_back(
+        self, definition: SequenceDefinition, scope: str, number: str, place: Placement
+    ) -> None:
+        r = self.sequencing.tables.reservations
+        row = self._connection.execute(
+            select(r.c.reservation_id, r.c.status)
+            .where(
+                r.c.sequence_id == definition.id,
+                r.c.scope == scope,
+                r.c.period == place.period,
+                r.c.cycle == place.cycle,
+                r.c.value == place.value,
+            )
+            .order_by(r.c.id.desc())
+            .limit(1)
+        ).first()
+        # Released and expired numbers are gaps where the policy keeps a registry (which
+        # tells whether fill_gaps issued them again); without one they were never used.
+        if (
+            row is None
+            or row.status == "finalized"
+            or (row.status != "reserved" and definition.gap_policy.tracks_gaps)
+        ):
+            return
+        what = (
+            f"is held by reservation {row.reservation_id!r}: release({row.reservation_id!r}, "
+            f"[{number!r}]) gives it back instead"
+            if row.status == "reserved"
+            else f"was {row.status} with reservation {row.reservation_id!r} and never used"
+        )
+        raise InvalidCounterValueError(
+            f"{describe(definition.name, scope)}: {number!r} {what}",
+            sequence=definition.name,
+            scope=scope,
+        )
+
+    def _voided_in_ledger(self, definition: SequenceDefinition, scope: str, number: str) -> bool:
+        a = self.sequencing.tables.audits
+        stmt = select(func.count()).where(
+            a.c.sequence_name == definition.name,
+            a.c.scope == scope,
+            a.c.event == "number_voided",
+            a.c.number == number,
+        )
+        return bool(self._connection.execute(stmt).scalar())
+
+    def _forget_cached(self, definition: SequenceDefinition) -> None:
+        self.sequencing.allocator.cache.discard(self._connection.engine, definition.name)
+
+    def gaps(
+        self, name: str, *, scope: str | None = None, include_filled: bool = False
+    ) -> builtins.list[Gap]:
+        """The gap registry of ``name`` in ``scope``, in counter order."""
+        definition, scope_key = self._serving(name, scope)
+        return self.gap_registry.list(definition, scope_key, include_filled=include_filled)
+
+    def gap_report(self, name: str, *, scope: str | None = None) -> builtins.list[str]:
+        """The numbers missing from ``name`` in ``scope`` (unfilled gaps), in counter order."""
+        return [gap.number for gap in self.gaps(name, scope=scope)]
+
+    # -- overrides ------------------------------------------------------------------
+
+    def override(
+        self,
+        name: str,
+        value: int,
+        *,
+        scope: str | None = None,
+        date: date | datetime | None = None,
+        performed_by: str | None = None,
+    ) -> None:
+        """Set the counter serving documents dated ``date`` to ``value``: the next number
+        is ``value + step``.  Refused unless above every number issued from it."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"value must be an int, not {type(value).__name__}")
+        _actor(performed_by)
+        definition, scope_key = self._serving(name, scope, shared_lock=True)
+        where = describe(definition.name, scope_key)
+        allocator = self.sequencing.allocator
+        day = document_day(date, definition.zone)
+        period = period_key(definition.reset_period, day, definition.fiscal_year_start)
+        capacity = capacity_of(definition, allocator.pattern_for(definition, day))
+        if capacity is not None and value > capacity:
+            raise InvalidCounterValueError(
+                f"{where}: {value} does not fit the pattern's capacity of {capacity}; widen "
+                "{COUNTER:N} first",
+                sequence=definition.name,
+                scope=scope_key,
+            )
+        conn = self._connection
+        strategy = self.sequencing.strategy(conn)
+        key = CounterKey(definition.id, scope_key, period)
+        empty = CounterState(definition.start - definition.step, 1)
+        current = strategy.read_counter(conn, key) or empty
+        # Checked before the counter is locked (which may create it), so a refusal writes
+        # nothing; checked again under the lock against a concurrent generator.
+        self._check_override(definition, scope_key, key, current, value)
+        state = allocator._locking(
+            conn,
+            definition.name,
+            scope_key,
+            lambda: strategy.lock_counter(conn, key, empty=empty, now=utcnow()),
+        )
+        self._check_override(definition, scope_key, key, state, value)
+        strategy.write_counter(conn, key, CounterState(value, state.cycle), now=utcnow())
+        self.audits.record(
+            definition.name,
+            scope_key,
+            "counter_overridden",
+            counter_value=value,
+            data={
+                "old_value": state.value,
+                "new_value": value,
+                "period": period,
+                "cycle": state.cycle,
+            },
+            performed_by=performed_by,
+        )
+
+    def _check_override(
+        self,
+        definition: SequenceDefinition,
+        scope: str,
+        key: CounterKey,
+        state: CounterState,
+        value: int,
+    ) -> None:
+        r = self.sequencing.tables.reservations
+        reserved = self._connection.execute(
+            select(func.max(r.c.value)).where(
+                r.c.sequence_id == key.sequence_id,
+                r.c.scope == key.scope,
+                r.c.period == key.period,
+                r.c.cycle == state.cycle,
+            )
+        ).scalar()
+        highest = max(state.value, reserved if reserved is not None else state.value)
+        if value <= highest:
+            period = f" (period {key.period!r})" if key.period else ""
+            raise InvalidCounterValueError(
+                f"{describe(definition.name, scope)}{period}: override to {value} refused, "
+                f"numbers up to {highest} were already issued or reserved; give a value above "
+                f"{highest} (a counter never moves back, so numbers cannot repeat)",
+                sequence=definition.name,
+                scope=scope,
+            )
+
+    # -- pattern versions --------------------------------------------------------------
+
+    def define_version(
+        self,
+        name: str,
+        pattern: str,
+        *,
+        effective_from: date,
+        effective_until: date | None = None,
+        scope: str | None = None,
+        performed_by: str | None = None,
+    ) -> PatternVersion:
+        """Use ``pattern`` for documents dated ``effective_from`` to ``effective_until``
+        (inclusive; ``None``: open-ended).  Overlapping versions are refused."""
+        start = _day(effective_from, "effective_from")
+        until = None if effective_until is None else _day(effective_until, "effective_until")
+        if until is not None and until < start:
+            raise ValueError(
+                f"effective_until {until} is before effective_from {start}: give a range"
+            )
+        _actor(performed_by)
+        definition = self._own(name, scope, for_update=True)
+        try:
+            validate_options(definition.name, definition.scope_key, pattern, definition.options())
+        except PatternError as exc:
+            raise PatternError(
+                f"version from {start}: {exc}", sequence=definition.name, scope=definition.scope
+            ) from exc
+        for existing in self.pattern_versions.for_definition(definition):
+            if existing.overlaps(start, until):
+                end = existing.effective_until or "open end"
+                raise ConfigurationError(
+                    f"{definition.describe()}: a version {existing.pattern!r} is in force from "
+                    f"{existing.effective_from} to {end}, which overlaps {start} to "
+                    f"{until or 'open end'}; end that version earlier or start this one later",
+                    sequence=definition.name,
+                    scope=definition.scope,
+                )
+        version = PatternVersion(pattern, start, until, performed_by)
+        self.pattern_versions.create(definition, version)
+        self.sequences.update(definition, {})  # a new revision: cached copies go stale
+        self.audits.record(
+            definition.name,
+            definition.scope_key,
+            "pattern_version_created",
+            data={
+                "pattern": pattern,
+                "previous_pattern": definition.pattern,
+                "effective_from": start.isoformat(),
+                "effective_until": None if until is None else until.isoformat(),
+            },
+            performed_by=performed_by,
+        )
+        self._forget_cached(definition)
+        return version
+
+    def versions(self, name: str, *, scope: str | None = None) -> builtins.list[PatternVersion]:
+        """The pattern versions of the definition made for ``scope``, by start date."""
+        return self.pattern_versions.for_definition(self._own(name, scope))
+
+
+def _day(value: object, what: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if not isinstance(value, date):
+        raise TypeError(f"{what} must be a datetime.date, not {type(value).__name__}")
+    return value
+
+
+def _reason(reason: object) -> str:
+    if reason is None:
+        return "voided"
+    if not isinstance(reason, str):
+        raise TypeError(f"reason must be a str or None, not {type(reason).__name__}")
+    if not reason.strip() or len(reason) > REASON_LENGTH:
+        raise ValueError(
+            f"reason {reason[:40]!r} must be 1 to {REASON_LENGTH} characters "
+            "(a short code such as 'customer_cancelled')"
+        )
+    return reason
+
+
+def _actor(performed_by: object) -> None:
+    from .allocation import _check_actor
+
+    _check_actor(performed_by)
+
+
+def _already_void(
+    where: str, definition: SequenceDefinition, scope: str, number: str, gap: Gap
+) -> InvalidCounterValueError:
+    if gap.status == "unfilled":
+        by = f" by {gap.performed_by}" if gap.performed_by else ""
+        what = f"is already a gap ({gap.reason}{by}); nothing to do"
+    else:
+        what = (
+            f"was voided ({gap.reason}) and its counter value reissued as "
+            f"{gap.filled_number!r}; void that number instead"
+        )
+    return InvalidCounterValueError(
+        f"{where}: {number!r} {what}", sequence=definition.name, scope=scope
+    )

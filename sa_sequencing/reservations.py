@@ -1,0 +1,360 @@
+"""Reservations: numbers held for a while, then used or given back.
+
+::
+
+    held = seqs.reserve("purchase_order", 3, ttl=timedelta(minutes=30))
+    held.numbers                              # ('PO-202603-0007', ..., 'PO-202603-0009')
+    seqs.finalize(held.id, ["PO-202603-0007"])   # used
+    seqs.release(held.id)                     # the rest given back: gaps 'released'
+
+``reserve`` draws the numbers from the counter at once, in the caller's transaction
+(so a rollback gives them back like any other draw, and a locked sequence refuses).
+Each number then is *reserved* until it is ``finalize``\\ d, ``release``\\ d, or its
+``expires_at`` passes and ``release_expired`` (a scheduled job) turns it *expired*.
+Released and expired numbers become gaps with that reason, and the sequence's gap
+policy decides whether they are reused.  Finalizing a number that expired, was
+released or finalized already, or that the reservation does not hold is a
+:class:`~sa_sequencing.ReservationError`, raised before anything is written.
+
+``release_expired`` is safe to run from several workers at once: each expired number
+is claimed by exactly one of them (``FOR UPDATE SKIP LOCKED`` where available, a
+guarded ``UPDATE`` elsewhere).
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+
+from .claims import claim_rows
+from .definitions import SequenceDefinition
+from .dialects.base import _Savepoint
+from .errors import ReservationError
+from .errors import describe
+from .lifecycle import ManagerParts
+from .repositories import _Repository
+from .types import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+
+    from .allocation import Issued
+
+__all__ = ["Reservation", "ReservationRepository", "ReservationsMixin"]
+
+RESERVED = "reserved"
+FINALIZED = "finalized"
+RELEASED = "released"
+EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Numbers held under one reservation id."""
+
+    id: str
+    sequence_name: str
+    scope: str | None
+    numbers: tuple[str, ...]
+    expires_at: datetime
+
+
+class ReservationRepository(_Repository):
+    """Reserved numbers (``sequence_reservations``), one row per number."""
+
+    def create(
+        self,
+        definition: SequenceDefinition,
+        scope: str,
+        reservation_id: str,
+        issued: Iterable[Issued],
+        *,
+        expires_at: datetime,
+        performed_by: str | None,
+    ) -> None:
+        now = utcnow()
+        self.connection.execute(
+            insert(self.tables.reservations),
+            [
+                {
+                    "reservation_id": reservation_id,
+                    "sequence_id": definition.id,
+                    "scope": scope,
+                    "period": item.period,
+                    "cycle": item.cycle,
+                    "value": item.value,
+                    "number": item.number,
+                    "status": RESERVED,
+                    "expires_at": expires_at,
+                    "performed_by": performed_by,
+                    "created_at": now,
+                }
+                for item in issued
+            ],
+        )
+
+    def rows(self, reservation_id: str, *, for_update: bool = False) -> list[Row[Any]]:
+        """The numbers of a reservation with their sequence's name, in counter order."""
+        r, s = self.tables.reservations, self.tables.sequences
+        stmt = (
+            select(r, s.c.name.label("sequence_name"))
+            .join(s, s.c.id == r.c.sequence_id)
+            .where(r.c.reservation_id == reservation_id)
+            .order_by(r.c.period, r.c.cycle, r.c.value)
+        )
+        if for_update:
+            stmt = stmt.with_for_update(of=r)
+        return list(self.connection.execute(stmt))
+
+    def close(self, ids: list[int], status: str) -> bool:
+        """Move still-reserved rows to ``status``; False (nothing changed) if another
+        transaction closed one of them first."""
+        r = self.tables.reservations
+        conn = self.connection
+        with _Savepoint(conn) as rollback:
+            done = conn.execute(
+                update(r)
+                .where(r.c.id.in_(ids), r.c.status == RESERVED)
+                .values(status=status, closed_at=utcnow())
+            ).rowcount
+            if done != len(ids):
+                rollback()
+                return False
+        return True
+
+    def active_count(self, definition: SequenceDefinition, scope: str, now: datetime) -> int:
+        r = self.tables.reservations
+        stmt = select(func.count()).where(
+            r.c.sequence_id == definition.id,
+            r.c.scope == scope,
+            r.c.status == RESERVED,
+            r.c.expires_at > now,
+        )
+        return int(self.connection.execute(stmt).scalar() or 0)
+
+    def claim_expired(self, now: datetime, *, skip_locked: bool) -> list[Row[Any]]:
+        """Mark every reserved number whose time ran out ``expired`` and return those this
+        transaction claimed."""
+        r = self.tables.reservations
+        return claim_rows(
+            self.connection,
+            r,
+            [r.c.status == RESERVED, r.c.expires_at <= now],
+            order_by=[r.c.id],
+            limit=None,
+            values={"status": EXPIRED, "closed_at": now},
+            skip_locked=skip_locked,
+        )
+
+
+class ReservationsMixin(ManagerParts):
+    """The reservation methods of :class:`~sa_sequencing.SequenceManager`."""
+
+    def reserve(
+        self,
+        name: str,
+        count: int,
+        *,
+        scope: str | None = None,
+        ttl: timedelta = timedelta(minutes=30),
+        context: Mapping[str, object] | None = None,
+        date: date | datetime | None = None,
+        performed_by: str | None = None,
+    ) -> Reservation:
+        """Draw ``count`` numbers now and hold them for ``ttl``."""
+        if not isinstance(ttl, timedelta):
+            raise TypeError(f"ttl must be a datetime.timedelta, not {type(ttl).__name__}")
+        if ttl <= timedelta(0):
+            raise ValueError(f"ttl must be positive, not {ttl}")
+        conn = self._connection
+        issued = self.sequencing.allocator.allocate(
+            conn, name, scope, count, context=context, day=date, performed_by=performed_by
+        )
+        definition, scope_key = self._serving(name, scope)
+        reservation_id = str(uuid.uuid4())
+        expires_at = utcnow() + ttl
+        self.reservations.create(
+            definition,
+            scope_key,
+            reservation_id,
+            issued,
+            expires_at=expires_at,
+            performed_by=performed_by,
+        )
+        numbers = tuple(item.number for item in issued)
+        self.audits.record(
+            definition.name,
+            scope_key,
+            "numbers_reserved",
+            data={
+                "reservation_id": reservation_id,
+                "numbers": list(numbers),
+                "expires_at": expires_at.isoformat(),
+            },
+            performed_by=performed_by,
+        )
+        return Reservation(reservation_id, definition.name, scope_key or None, numbers, expires_at)
+
+    def finalize(
+        self,
+        reservation_id: str,
+        numbers: Iterable[str] | None = None,
+        *,
+        performed_by: str | None = None,
+    ) -> builtins.list[str]:
+        """Make reserved numbers final: ``numbers``, or all the reservation still holds."""
+        return self._close(reservation_id, numbers, FINALIZED, performed_by)
+
+    def release(
+        self,
+        reservation_id: str,
+        numbers: Iterable[str] | None = None,
+        *,
+        performed_by: str | None = None,
+    ) -> builtins.list[str]:
+        """Give reserved numbers back (``numbers``, or all the reservation still holds):
+        they become gaps with reason ``released``."""
+        return self._close(reservation_id, numbers, RELEASED, performed_by)
+
+    def _close(
+        self,
+        reservation_id: str,
+        numbers: Iterable[str] | None,
+        status: str,
+        performed_by: str | None,
+    ) -> builtins.list[str]:
+        if not isinstance(reservation_id, str):
+            raise TypeError(f"reservation_id must be a str, not {type(reservation_id).__name__}")
+        wanted = _numbers(numbers)
+        rows = self.reservations.rows(reservation_id, for_update=True)
+        if not rows:
+            raise ReservationError(
+                f"reservation {reservation_id!r} is unknown: check the id that reserve() "
+                "returned (a rolled-back reservation does not exist)"
+            )
+        first = rows[0]
+        where = f"reservation {reservation_id!r} of {describe(first.sequence_name, first.scope)}"
+        error = _error(first.sequence_name, first.scope)
+        if wanted is None:
+            rows = [row for row in rows if row.status == RESERVED]
+            if not rows:
+                raise error(f"{where} holds no reserved numbers any more; nothing to do")
+        else:
+            held = {row.number for row in rows}
+            foreign = [n for n in wanted if n not in held]
+            if foreign:
+                raise error(f"{where} does not hold {', '.join(map(repr, foreign))}")
+            rows = [row for row in rows if row.number in wanted]
+        now = utcnow()
+        for row in rows:
+            if row.status != RESERVED:
+                raise error(f"{where}: {row.number!r} was already {row.status}; nothing to do")
+            if status == FINALIZED and row.expires_at <= now:
+                raise error(
+                    f"{where}: {row.number!r} expired at {row.expires_at:%Y-%m-%d %H:%M:%S} UTC "
+                    "and can no longer be finalized; reserve again"
+                )
+        if not self.reservations.close([row.id for row in rows], status):
+            raise error(f"{where} was closed by another transaction meanwhile; look again")
+        if status == RELEASED:
+            self._record_gaps(rows, RELEASED, performed_by)
+        self.audits.record(
+            first.sequence_name,
+            first.scope,
+            f"reservation_{status}",
+            data={"reservation_id": reservation_id, "numbers": [row.number for row in rows]},
+            performed_by=performed_by,
+        )
+        return [row.number for row in rows]
+
+    def release_expired(
+        self, *, now: datetime | None = None, performed_by: str | None = None
+    ) -> int:
+        """Turn every reservation past its ``expires_at`` into gaps (reason ``expired``);
+        return how many numbers this call expired."""
+        if now is None:
+            now = utcnow()
+        elif not isinstance(now, datetime) or now.tzinfo is None:
+            raise TypeError("now must be an aware datetime.datetime (or None for the time now)")
+        conn = self._connection
+        skip_locked = self.sequencing.strategy(conn).supports_skip_locked
+        rows = self.reservations.claim_expired(now, skip_locked=skip_locked)
+        if not rows:
+            return 0
+        self._record_gaps(rows, EXPIRED, performed_by)
+        names = self._names({row.sequence_id for row in rows})
+        by_reservation: dict[str, list[Any]] = {}
+        for row in rows:
+            by_reservation.setdefault(row.reservation_id, []).append(row)
+        for reservation_id, held in by_reservation.items():
+            self.audits.record(
+                names[held[0].sequence_id],
+                held[0].scope,
+                "reservation_expired",
+                data={"reservation_id": reservation_id, "numbers": [r.number for r in held]},
+                performed_by=performed_by,
+            )
+        return len(rows)
+
+    def _names(self, ids: set[int]) -> dict[int, str]:
+        s = self.sequencing.tables.sequences
+        stmt = select(s.c.id, s.c.name).where(s.c.id.in_(ids))
+        return {row.id: row.name for row in self._connection.execute(stmt)}
+
+    def _record_gaps(self, rows: list[Any], reason: str, performed_by: str | None) -> None:
+        s = self.sequencing.tables.sequences
+        ids = {row.sequence_id for row in rows}
+        definitions = {
+            row.id: SequenceDefinition.from_row(row)
+            for row in self._connection.execute(select(s).where(s.c.id.in_(ids)))
+        }
+        for row in sorted(rows, key=lambda r: (r.sequence_id, r.scope, r.period, r.value)):
+            definition = definitions[row.sequence_id]
+            if not definition.gap_policy.tracks_gaps:
+                continue
+            self.gap_registry.record(
+                definition,
+                row.scope,
+                period=row.period,
+                cycle=row.cycle,
+                value=row.value,
+                number=row.number,
+                reason=reason,
+                performed_by=performed_by,
+            )
+        for definition in definitions.values():
+            if definition.gap_policy.fills_gaps:
+                self.sequencing.allocator.cache.discard(self._connection.engine, definition.name)
+
+
+def _numbers(numbers: Iterable[str] | None) -> set[str] | None:
+    if numbers is None:
+        return None
+    if isinstance(numbers, str):
+        raise TypeError("numbers must be a list of numbers, not one str: write [number]")
+    chosen = set(numbers)
+    if not all(isinstance(n, str) for n in chosen):
+        raise TypeError("numbers must be strs")
+    if not chosen:
+        raise ValueError("numbers is empty: pass None for all of the reservation's numbers")
+    return chosen
+
+
+def _error(sequence: str, scope: str) -> Any:
+    def build(message: str) -> ReservationError:
+        return ReservationError(message, sequence=sequence, scope=scope)
+
+    return build
