@@ -183,11 +183,8 @@ class Allocator:
         strategy = self.sequencing.strategy(conn)
         now = utcnow()
         data = _audit_data(period, day, context)
-        audit = None
-        if definition.audit_numbers and strategy.fuses_number_audit:
-            audit = AuditSpec(
-                definition.name, scope, prefix, width or 0, suffix, data, performed_by
-            )
+        spec = AuditSpec(definition.name, scope, prefix, width or 0, suffix, data, performed_by)
+        audit = spec if definition.audit_numbers and strategy.fuses_number_audit else None
         key = CounterKey(definition.id, scope, period)
         last = self._locking(
             conn,
@@ -228,7 +225,7 @@ class Allocator:
             and definition.audit_numbers
             and strategy.insert_number_run(
                 conn,
-                AuditSpec(definition.name, scope, prefix, width or 0, suffix, data, performed_by),
+                spec,
                 first=numbers[0].value,
                 last=last,
                 step=step,

@@ -87,16 +87,7 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
         if not single:
             rows = rows.join(offsets, true()).order_by(offsets.c.n.desc())
         audited = insert(a).from_select(
-            [
-                "sequence_name",
-                "scope",
-                "event",
-                "number",
-                "counter_value",
-                "data",
-                "performed_by",
-                "created_at",
-            ],
+            list(self.AUDIT_COLUMNS),
             rows,
         )
         return select(advanced.c.value).add_cte(audited.cte("audited"))
