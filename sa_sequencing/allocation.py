@@ -40,27 +40,28 @@ from .dialects.base import _Busy
 from .enums import OverflowBehavior
 from .enums import ResetPeriod
 from .errors import ConfigurationError
-from .errors import PatternError
 from .errors import SequenceBusyError
 from .errors import SequenceLockedError
 from .errors import SequenceNotFoundError
 from .errors import describe
 from .gaps import GapPool
 from .overflow import OverflowWatch
-from .overflow import series_pattern
 from .patterns import Pattern
-from .periods import document_day
-from .periods import period_key
+from .placement import PlacementCache
+from .placement import audit_data
+from .placement import pattern_for
+from .placement import render
 from .planning import capacity_of
 from .planning import plan_allocation
 from .types import utcnow
 from .versions import VersionCache
-from .versions import version_for
 
 if TYPE_CHECKING:
     from .sequencing import Sequencing
 
 __all__ = ["Allocator", "Issued"]
+
+_audit_data = audit_data  # the name batch.py and gaps.py import
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Allocator:
         self.gap_pool = GapPool(self)
         self.versions = VersionCache(self.tables)
         self.overflow = OverflowWatch(self)
+        self.placements = PlacementCache()
 
     # -- definitions ---------------------------------------------------------------
 
@@ -177,63 +179,54 @@ class Allocator:
         day_input: date | datetime | None,
         performed_by: str | None,
     ) -> list[Issued] | None:
-        day, period, pattern, (prefix, width, suffix) = self._place(
-            definition, scope, day_input, context
-        )
+        placed = self.placements.place(definition, scope, day_input, context)
         strategy = self.sequencing.strategy(conn)
-        now = utcnow()
-        data = _audit_data(period, day, context)
-        spec = AuditSpec(definition.name, scope, prefix, width or 0, suffix, data, performed_by)
-        audit = spec if definition.audit_numbers and strategy.fuses_number_audit else None
-        key = CounterKey(definition.id, scope, period)
-        last = self._locking(
-            conn,
+        spec = AuditSpec(
             definition.name,
             scope,
-            lambda: strategy.advance(
-                conn,
-                Advance(
-                    key,
-                    revision=definition.revision,
-                    count=count,
-                    start=definition.start,
-                    step=definition.step,
-                    capacity=capacity_of(definition, pattern),
-                    now=now,
-                    audit=audit,
-                ),
-            ),
+            placed.prefix,
+            placed.width or 0,
+            placed.suffix,
+            placed.data,
+            performed_by,
         )
+        audit = spec if definition.audit_numbers and strategy.fuses_number_audit else None
+        request = Advance(
+            CounterKey(definition.id, scope, placed.period),
+            revision=definition.revision,
+            count=count,
+            start=definition.start,
+            step=definition.step,
+            capacity=capacity_of(definition, placed.pattern),
+            now=utcnow(),
+            audit=audit,
+        )
+        last = self._locking(conn, definition.name, scope, lambda: strategy.advance(conn, request))
         if last is None:
             return None
-        step = definition.step
+        step, period = definition.step, placed.period
         issued = [
-            Issued(_glue(prefix, value, width, suffix), value, 1, period)
+            Issued(placed.number(value), value, 1, period)
             for value in range(last - (count - 1) * step, last + 1, step)
         ]
         now = utcnow()  # issued now, after the lock wait: the ledger's times follow its order
-        events: list[tuple[str, dict[str, Any]]] = []
         if (
             issued[0].value == definition.start
             and definition.reset_period is not ResetPeriod.NEVER
         ):
-            events.append(("counter_reset", {"reason": "new period", "period": period}))
-        numbers = issued if audit is None else []
-        self._write_audit(conn, definition, scope, [], events, data, performed_by, now)
+            reset = ("counter_reset", {"reason": "new period", "period": period})
+            self._write_audit(conn, definition, scope, [], [reset], placed.data, performed_by, now)
         if (
-            len(numbers) > 1
+            audit is None
             and definition.audit_numbers
-            and strategy.insert_number_run(
-                conn,
-                spec,
-                first=numbers[0].value,
-                last=last,
-                step=step,
-                now=now,
+            and (
+                count == 1
+                or not strategy.insert_number_run(
+                    conn, spec, first=issued[0].value, last=last, step=step, now=now
+                )
             )
         ):
-            numbers = []  # written by the database, one statement for the whole run
-        self._write_audit(conn, definition, scope, numbers, [], data, performed_by, now)
+            self._write_audit(conn, definition, scope, issued, [], placed.data, performed_by, now)
         return issued
 
     def _slow(
@@ -279,7 +272,7 @@ class Allocator:
             and definition.reset_period is not ResetPeriod.NEVER
         ):
             events.insert(0, ("counter_reset", {"reason": "new period", "period": period}))
-        data = _audit_data(period, day, context)
+        data = audit_data(period, day, context)
         self._write_audit(conn, definition, scope, issued, events, data, performed_by, now)
         return issued
 
@@ -314,7 +307,7 @@ class Allocator:
         number = self.render(definition, pattern, scope_key, the_day, context, value, cycle)
         return Issued(number, value, cycle, period)
 
-    # -- rendering -------------------------------------------------------------------
+    # -- rendering (see :mod:`.placement`) --------------------------------------------
 
     def _place(
         self,
@@ -325,57 +318,12 @@ class Allocator:
     ) -> tuple[date, str, Pattern, tuple[str, int | None, str]]:
         """Where a number drawn now belongs: its document day, counter period, pattern,
         and the rendered text around the counter (which checks the context)."""
-        day = document_day(day_input, definition.zone)
-        period = period_key(definition.reset_period, day, definition.fiscal_year_start)
-        pattern = self.pattern_for(definition, day)
-        parts = self._render_parts(definition, pattern, scope, day, context, 1)
-        return day, period, pattern, parts
+        placed = self.placements.place(definition, scope, day_input, context)
+        parts = (placed.prefix, placed.width, placed.suffix)
+        return placed.day, placed.period, placed.pattern, parts
 
-    def pattern_for(self, definition: SequenceDefinition, day: date) -> Pattern:
-        """The pattern in force for documents dated ``day``: a pattern version's, else the
-        definition's own."""
-        version = version_for(definition.versions, day) if definition.versions else None
-        return definition.compiled if version is None else version.compiled
-
-    def render(
-        self,
-        definition: SequenceDefinition,
-        pattern: Pattern,
-        scope: str,
-        day: date,
-        context: Mapping[str, object] | None,
-        value: int,
-        cycle: int,
-    ) -> str:
-        prefix, width, suffix = self._render_parts(definition, pattern, scope, day, context, cycle)
-        return _glue(prefix, value, width, suffix)
-
-    @staticmethod
-    def _render_parts(
-        definition: SequenceDefinition,
-        pattern: Pattern,
-        scope: str,
-        day: date,
-        context: Mapping[str, object] | None,
-        cycle: int,
-    ) -> tuple[str, int | None, str]:
-        if context is not None and not isinstance(context, Mapping):
-            raise TypeError(f"context must be a mapping or None, not {type(context).__name__}")
-        if cycle > 1 and definition.overflow is OverflowBehavior.SWITCH_PATTERN:
-            # The next series: 'INV-0001' becomes 'INV-A-0001' (one separator, not two).
-            pattern = series_pattern(pattern, cycle)
-        try:
-            prefix, width, suffix = pattern.render_around_counter(
-                day=day,
-                context=context,
-                fiscal_year_start=definition.fiscal_year_start,
-                cycle=cycle,
-            )
-        except PatternError as exc:
-            raise PatternError(
-                f"{describe(definition.name, scope)}: {exc}", sequence=definition.name, scope=scope
-            ) from exc
-        return prefix, width, suffix
+    pattern_for = staticmethod(pattern_for)
+    render = staticmethod(render)
 
     # -- audit and errors ----------------------------------------------------------
 
@@ -448,22 +396,6 @@ def _param(name: str) -> Any:
     from sqlalchemy import bindparam
 
     return bindparam(name, type_=String)
-
-
-def _glue(prefix: str, value: int, width: int | None, suffix: str) -> str:
-    digits = str(value)
-    if width:
-        digits = digits.zfill(width)
-    return f"{prefix}{digits}{suffix}"
-
-
-def _audit_data(period: str, day: date, context: Mapping[str, object] | None) -> dict[str, Any]:
-    data: dict[str, Any] = {"date": day.isoformat()}
-    if period:
-        data["period"] = period
-    if context:
-        data["context"] = {str(k): v for k, v in context.items()}
-    return data
 
 
 def _locked(definition: SequenceDefinition, scope: str) -> SequenceLockedError:

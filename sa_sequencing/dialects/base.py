@@ -39,6 +39,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 
 from ..types import UTCDateTime
+from .ledger import AuditSpec
+from .ledger import LedgerWriter
 from .prepared import PreparedStatement
 
 if TYPE_CHECKING:
@@ -79,20 +81,6 @@ class CounterState:
 
 
 @dataclass(frozen=True)
-class AuditSpec:
-    """What a per-number audit row says, for strategies that write it in the counter
-    statement itself."""
-
-    sequence_name: str
-    scope: str
-    prefix: str
-    width: int
-    suffix: str
-    data: Any
-    performed_by: str | None
-
-
-@dataclass(frozen=True)
 class Advance:
     """One request to move a counter by ``count`` numbers (see
     :meth:`CounterStrategy.advance`)."""
@@ -122,12 +110,10 @@ class Advance:
         }
 
 
-class CounterStrategy:
+class CounterStrategy(LedgerWriter):
     """Generic strategy: ``SELECT ... FOR UPDATE`` then ``UPDATE``."""
 
     __dialect__: ClassVar[str] = "default"
-    #: whether :meth:`advance` writes the per-number audit rows itself
-    fuses_number_audit: ClassVar[bool] = False
     #: whether ``FOR UPDATE SKIP LOCKED`` can be used
     supports_skip_locked: ClassVar[bool] = False
 
@@ -203,106 +189,6 @@ class CounterStrategy:
             prepared = PreparedStatement(build(), self.dialect, lead=lead)
             self._prepared[name] = prepared
         return prepared.execute(conn, values)
-
-    def insert_audit_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Write ledger rows (every column of :attr:`AUDIT_COLUMNS` given)."""
-        self.run_prepared(conn, "insert_audit", self._audit_insert, rows)
-
-    #: The ledger columns :meth:`insert_audit_rows` writes.
-    AUDIT_COLUMNS: ClassVar[tuple[str, ...]] = (
-        "sequence_name",
-        "scope",
-        "event",
-        "number",
-        "counter_value",
-        "data",
-        "performed_by",
-        "created_at",
-    )
-
-    def insert_number_run(
-        self,
-        conn: Connection,
-        audit: AuditSpec,
-        *,
-        first: int,
-        last: int,
-        step: int,
-        now: datetime,
-    ) -> bool:
-        """Write the ``number_generated`` rows of ``first, first + step, ... last`` with one
-        statement that renders the numbers in SQL (``prefix``, zero-padded value,
-        ``suffix``), instead of sending one row of parameters per number.
-
-        Returns ``False``, having written nothing, where the database cannot: the
-        caller then writes the rows itself.
-        """
-        if not self.renders_number_runs or conn.get_execution_options().get(
-            "schema_translate_map"
-        ):
-            return False
-        values = {
-            "first": first,
-            "last": last,
-            "step": step,
-            "sequence_name": audit.sequence_name,
-            "k_scope": audit.scope,
-            "prefix": audit.prefix,
-            "width": audit.width,
-            "suffix": audit.suffix,
-            "data": audit.data,
-            "performed_by": audit.performed_by,
-            "now": now,
-        }
-        self.run_prepared(
-            conn,
-            "insert_number_run",
-            self._number_run,
-            values,
-            lead=self.number_run_lead,
-        )
-        return True
-
-    #: SQL placed before the compiled :meth:`insert_number_run` statement (a
-    #: statement-level option that no construct renders).
-    number_run_lead: ClassVar[str] = ""
-
-    @property
-    def renders_number_runs(self) -> bool:
-        """Whether :meth:`insert_number_run` can count with a recursive CTE and render
-        numbers with :meth:`render_number_sql`."""
-        return False
-
-    def render_number_sql(self, value: Any) -> Any:
-        """``prefix || value zero-padded to width || suffix`` in the database's SQL."""
-        raise NotImplementedError
-
-    def _number_run(self) -> Any:
-        a = self.tables.audits
-        step = bindparam("step", type_=BigInteger)
-        run = select(bindparam("first", type_=BigInteger).label("v")).cte("run", recursive=True)
-        run = run.union_all(
-            select((run.c.v + step).label("v")).where(
-                run.c.v + step <= bindparam("last", type_=BigInteger)
-            )
-        )
-        rows = select(
-            bindparam("sequence_name", type_=String),
-            bindparam("k_scope", type_=String),
-            literal("number_generated", String),
-            self.render_number_sql(run.c.v),
-            run.c.v,
-            bindparam("data", type_=a.c.data.type),
-            bindparam("performed_by", type_=String),
-            bindparam("now", type_=UTCDateTime),
-        ).order_by(run.c.v)
-        return insert(a).from_select(list(self.AUDIT_COLUMNS), rows)
-
-    def _audit_insert(self) -> Any:
-        a = self.tables.audits
-        return insert(a).values(
-            {name: bindparam(name, type_=a.c[name].type) for name in self.AUDIT_COLUMNS}
-        )
 
     # -- the hot path -----------------------------------------------------------------
 

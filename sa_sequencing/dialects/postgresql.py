@@ -25,13 +25,11 @@ from sqlalchemy import bindparam
 from sqlalchemy import cast
 from sqlalchemy import func
 from sqlalchemy import insert
-from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
-from ..types import JSONText
 from .base import Advance
 from .upsert import UpsertCounterStrategy
 
@@ -65,25 +63,9 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
                 .render_derived(name="offsets")
             )
             value = advanced.c.value - offsets.c.n * bindparam("step", type_=BigInteger)
-        digits = cast(value, Text)
-        width = bindparam("width", type_=Integer)
-        number = (
-            bindparam("prefix", type_=String)
-            + func.lpad(digits, func.greatest(width, func.length(digits)), "0")
-            + bindparam("suffix", type_=String)
-        )
-        rows = select(
-            bindparam("sequence_name", type_=String),
-            bindparam("k_scope", type_=String),
-            literal("number_generated", String),
-            number,
-            value,
-            bindparam("data", type_=JSONText),
-            bindparam("performed_by", type_=String),
-            # the time the number was issued, after the lock wait, so the ledger's
-            # times follow its order
-            func.clock_timestamp(),
-        ).select_from(advanced)
+        # the time the number was issued, after the lock wait, so the ledger's times
+        # follow its order
+        rows = self.number_rows(value, func.clock_timestamp()).select_from(advanced)
         if not single:
             rows = rows.join(offsets, true()).order_by(offsets.c.n.desc())
         audited = insert(a).from_select(
@@ -92,21 +74,21 @@ class PostgreSQLCounterStrategy(UpsertCounterStrategy):
         )
         return select(advanced.c.value).add_cte(audited.cte("audited"))
 
+    def render_number_sql(self, value: Any) -> Any:
+        digits = cast(value, Text)
+        width = bindparam("width", type_=Integer)
+        return (
+            bindparam("prefix", type_=String)
+            + func.lpad(digits, func.greatest(width, func.length(digits)), "0")
+            + bindparam("suffix", type_=String)
+        )
+
     def advance(self, conn: Connection, request: Advance) -> int | None:
         audit = request.audit
         if audit is None:
             return super().advance(conn, request)
-        params = request.params()
-        params.update(
-            count=request.count,
-            step=request.step,
-            width=audit.width,
-            prefix=audit.prefix,
-            suffix=audit.suffix,
-            sequence_name=audit.sequence_name,
-            data=audit.data,
-            performed_by=audit.performed_by,
-        )
+        params = {**request.params(), **audit.params()}
+        params.update(count=request.count, step=request.step)
         single = request.count == 1
         result = self.run_prepared(
             conn,

@@ -32,6 +32,9 @@ class PreparedStatement:
 
     __slots__ = ("_defaults", "_names", "_processors", "sql")
 
+    _processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    """(name, processor) of the values given per execution that need converting."""
+
     def __init__(self, statement: ClauseElement, dialect: Dialect, *, lead: str = "") -> None:
         compiled: Any = statement.compile(dialect=dialect)
         self.sql: str = lead + compiled.string
@@ -39,13 +42,13 @@ class PreparedStatement:
         defaults: dict[str, Any] = {}
         for bind, name in compiled.bind_names.items():
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                processors[name] = process
             if not bind.required:
                 # a literal in the construct (``literal(1)``), bound like any value
                 value = bind.effective_value
                 defaults[name] = process(value) if process is not None else value
-        self._processors = processors
+            elif process is not None:
+                processors[name] = process
+        self._processors = tuple(processors.items())
         self._defaults = defaults
         # Positional paramstyles (SQLite's qmark) list names in order, repeats included.
         self._names: tuple[str, ...] | None = (
@@ -54,11 +57,11 @@ class PreparedStatement:
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters for ``values`` (processed as SQLAlchemy would)."""
-        params = dict(self._defaults)
-        processors = self._processors
-        for name, value in values.items():
-            process = processors.get(name)
-            params[name] = value if process is None or value is None else process(value)
+        params = {**self._defaults, **values}
+        for name, process in self._processors:
+            value = params.get(name)
+            if value is not None:
+                params[name] = process(value)
         if self._names is None:
             return params
         return tuple(params[name] for name in self._names)
