@@ -14,30 +14,34 @@
     Move the counter forward: the next number is ``VALUE + step``.  Refused unless
     ``VALUE`` is above every number issued from that counter.
 
-:mod:`sa_sequencing.cli` imports this module, so the helpers of that module are
-imported inside the functions here.
+:func:`add_lifecycle_commands` registers the commands; :func:`lifecycle_story` is
+the step that :class:`~sa_sequencing.cli_demo.Demo` runs between the purchase orders
+and the quotations.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from .cli_common import Command
+from .cli_common import add_number_options
+from .cli_common import open_manager
+from .cli_common import parse_context
+from .cli_common import parse_date
+from .cli_common import print_lines
+from .cli_common import table
+
 if TYPE_CHECKING:
-    from .cli import _Demo
+    from .cli_demo import Demo
 
 __all__ = ["add_lifecycle_commands", "lifecycle_story"]
 
-Command = Callable[..., argparse.ArgumentParser]
-
 
 def cmd_void(args: argparse.Namespace) -> int:
-    from .cli import _manager
-
-    with _manager(args) as seqs:
+    with open_manager(args) as seqs:
         seqs.void(
             args.name, args.number, scope=args.scope, reason=args.reason, performed_by=args.actor
         )
@@ -48,11 +52,7 @@ def cmd_void(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from .cli import _manager
-    from .cli import _print_lines
-    from .cli import _table
-
-    with _manager(args) as seqs:
+    with open_manager(args) as seqs:
         gaps = seqs.gaps(args.name, scope=args.scope, include_filled=args.all)
     if not gaps:
         print("no gaps")
@@ -61,19 +61,15 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     rows += [
         (g.number, g.reason, g.status, g.performed_by, g.created_at, g.filled_number) for g in gaps
     ]
-    _print_lines(_table(rows))
+    print_lines(table(rows))
     return 0
 
 
 def cmd_reserve(args: argparse.Namespace) -> int:
-    from .cli import _context
-    from .cli import _date
-    from .cli import _manager
-
     if args.ttl <= 0:
         raise ValueError(f"invalid --ttl {args.ttl}: give the minutes to hold the numbers, > 0")
-    context, day = _context(args.context), _date(args.date)
-    with _manager(args) as seqs:
+    context, day = parse_context(args.context), parse_date(args.date)
+    with open_manager(args) as seqs:
         held = seqs.reserve(
             args.name,
             args.count,
@@ -90,31 +86,23 @@ def cmd_reserve(args: argparse.Namespace) -> int:
 
 
 def cmd_release_expired(args: argparse.Namespace) -> int:
-    from .cli import _manager
-
-    with _manager(args) as seqs:
+    with open_manager(args) as seqs:
         count = seqs.release_expired(performed_by=args.actor)
     print(f"released {count} expired number{'s' if count != 1 else ''}")
     return 0
 
 
 def cmd_override(args: argparse.Namespace) -> int:
-    from .cli import _date
-    from .cli import _manager
-
-    with _manager(args) as seqs:
-        seqs.override(
-            args.name, args.value, scope=args.scope, date=_date(args.date), performed_by=args.actor
-        )
-        following = seqs.preview(args.name, scope=args.scope, date=_date(args.date))
+    with open_manager(args) as seqs:
+        day = parse_date(args.date)
+        seqs.override(args.name, args.value, scope=args.scope, date=day, performed_by=args.actor)
+        following = seqs.preview(args.name, scope=args.scope, date=day)
     print(f"counter set to {args.value}; next number: {following}")
     return 0
 
 
 def add_lifecycle_commands(command: Command) -> None:
     """Add the commands above through ``build_parser``'s ``command`` helper."""
-    from .cli import _add_number_options
-
     sub = command("void", cmd_void, "cancel an issued number", scope=True, actor=True)
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("number", metavar="NUMBER")
@@ -128,7 +116,7 @@ def add_lifecycle_commands(command: Command) -> None:
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("count", metavar="COUNT", type=int)
     sub.add_argument("--ttl", type=int, default=30, metavar="MINUTES", help="(default: 30)")
-    _add_number_options(sub)
+    add_number_options(sub)
 
     command(
         "release-expired",
@@ -143,7 +131,7 @@ def add_lifecycle_commands(command: Command) -> None:
     sub.add_argument("--date", help="document date picking the counter, YYYY-MM-DD")
 
 
-def lifecycle_story(demo: _Demo) -> None:
+def lifecycle_story(demo: Demo) -> None:
     """The demo step: a voided invoice, purchase-order numbers reserved and partly
     released (fill_gaps reuses them), and the gap reports."""
     with demo.tx() as seqs:

@@ -86,248 +86,39 @@ from __future__ import annotations
 
 import datetime
 import functools
-import operator
 import re
 from typing import TYPE_CHECKING
-from typing import Literal
-from typing import NamedTuple
 from typing import final
 
 from .errors import PatternError
+from .pattern_tokens import FOUR_DIGIT_YEARS
+from .pattern_tokens import MAX_COUNTER_WIDTH
+from .pattern_tokens import MAX_NUMBER_LENGTH
+from .pattern_tokens import MAX_PATTERN_LENGTH
+from .pattern_tokens import Text
+from .pattern_tokens import Token
+from .pattern_tokens import TokenKind
+from .pattern_tokens import as_day
+from .pattern_tokens import as_int
+from .pattern_tokens import cached_date_fields
+from .pattern_tokens import check_fiscal_start
+from .pattern_tokens import check_readable
+from .pattern_tokens import date_fields
+from .pattern_tokens import format_template
+from .pattern_tokens import pattern_error
+from .pattern_tokens import scan
+from .pattern_tokens import token_regex
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = ["Pattern", "Text", "Token", "TokenKind", "date_fields"]
 
-MAX_PATTERN_LENGTH = 255
-MAX_NUMBER_LENGTH = 255
-MAX_COUNTER_WIDTH = 18
-MAX_TOKEN_WIDTH = 32
-
-TokenKind = Literal["date", "counter", "cycle", "context"]
-
-# [0-9], not \d: \d also takes Arabic-Indic and other digits, and a number written
-# with those must not pass for one of ours.
-_YEAR_RX, _TWO_RX, _QUARTER_RX = "[1-9][0-9]{3}", "[0-9]{2}", "[1-4]"
-# name -> (natural width, regex of the natural value)
-_DATE_TOKENS: dict[str, tuple[int, str]] = {
-    "YEAR": (4, _YEAR_RX),
-    "YY": (2, _TWO_RX),
-    "MONTH": (2, "0[1-9]|1[0-2]"),
-    "DAY": (2, "0[1-9]|[12][0-9]|3[01]"),
-    "QUARTER": (1, _QUARTER_RX),
-    "WEEK": (2, "0[1-9]|[1-4][0-9]|5[0-3]"),
-    "ISOYEAR": (4, _YEAR_RX),
-    "DOY": (3, "00[1-9]|0[1-9][0-9]|[12][0-9]{2}|3[0-5][0-9]|36[0-6]"),
-    "FY": (4, _YEAR_RX),
-    "FYY": (2, _TWO_RX),
-    "FYEND": (4, _YEAR_RX),
-    "FYYEND": (2, _TWO_RX),
-    "FQ": (1, _QUARTER_RX),
-}
-# A year outside 1000..9999 would change width and could not be parsed back.
-_FOUR_DIGIT_YEARS = frozenset({"YEAR", "ISOYEAR", "FY", "FYEND"})
 _FISCAL_YEARS = frozenset({"FY", "FYY", "FYEND", "FYYEND"})
 _CALENDAR_YEARS = frozenset({"YEAR", "YY"})
 _RESET_PERIODS = ("never", "daily", "monthly", "yearly", "fiscal_yearly")
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DIGITS = re.compile(r"[0-9]+")
-# Escaped braces first; a token's body holds no brace, so '{A{B}' is an unclosed '{'.
-_LEXER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]|[^{}]+")
 # Unicode-aware on purpose: context values may be written in any script.
-_WORD_CHAR = re.compile(r"\w")
 _WORDS = re.compile(r"\w+")
-
-
-class Text(NamedTuple):
-    """Literal text of a pattern, with ``{{`` and ``}}`` already unescaped."""
-
-    text: str
-
-
-class Token(NamedTuple):
-    """A ``{NAME}`` or ``{NAME:N}`` token of a pattern."""
-
-    name: str
-    """Canonical (uppercase) name."""
-    width: int | None
-    """``N`` as written, or ``None`` when unpadded."""
-    kind: TokenKind
-    position: int
-    """0-based position of the opening brace in the pattern."""
-    written: str
-    """The token as written, braces included."""
-
-
-def _fail(source: str, message: str) -> PatternError:
-    return PatternError(f"pattern {source!r}: {message}")
-
-
-def _check_fiscal_start(month: int) -> None:
-    if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-        raise ValueError(f"fiscal_year_start must be a month from 1 to 12, not {month!r}")
-
-
-def _as_day(day: object) -> datetime.date:
-    # A datetime is a date too, but would give the field cache one entry per instant.
-    if isinstance(day, datetime.datetime):
-        return day.date()
-    if isinstance(day, datetime.date):
-        return day
-    raise TypeError(f"day must be a datetime.date, not {type(day).__name__}")
-
-
-def _as_int(value: object, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    number = operator.index(value)
-    if number < minimum:
-        raise ValueError(f"{what} must be at least {minimum}, not {number}")
-    return number
-
-
-@functools.lru_cache(maxsize=512)
-def _fields(day: datetime.date, fiscal_year_start: int) -> dict[str, int]:
-    # Shared by every caller through the cache: read it, never change it.
-    year, month = day.year, day.month
-    isoyear, week, _ = day.isocalendar()
-    fy = year if month >= fiscal_year_start else year - 1
-    fy_end = fy if fiscal_year_start == 1 else fy + 1
-    return {
-        "YEAR": year,
-        "YY": year % 100,
-        "MONTH": month,
-        "DAY": day.day,
-        "QUARTER": (month - 1) // 3 + 1,
-        "WEEK": week,
-        "ISOYEAR": isoyear,
-        "DOY": day.timetuple().tm_yday,
-        "FY": fy,
-        "FYY": fy % 100,
-        "FYEND": fy_end,
-        "FYYEND": fy_end % 100,
-        "FQ": (month - fiscal_year_start) % 12 // 3 + 1,
-    }
-
-
-def date_fields(day: datetime.date, *, fiscal_year_start: int = 1) -> dict[str, int]:
-    """Return the value of every date token on ``day``, keyed by token name.
-
-    ``fiscal_year_start`` is the month (1 to 12) in which the fiscal year begins;
-    anything else raises :class:`ValueError`.
-    """
-    _check_fiscal_start(fiscal_year_start)
-    return dict(_fields(_as_day(day), fiscal_year_start))
-
-
-def _scan_token(source: str, start: int, body: str) -> Token:
-    written, where = "{" + body + "}", f"at position {start}"
-    if not body:
-        raise _fail(source, f"empty '{{}}' {where} (write a name such as {{COUNTER}})")
-    name, colon, width_text = body.partition(":")
-    if not _NAME.fullmatch(name):
-        raise _fail(
-            source,
-            f"invalid name {name!r} in {written!r} {where} (use letters, digits and '_', "
-            "not starting with a digit, e.g. {DEPT}; write '{{' for a literal brace)",
-        )
-    canonical = name.upper()
-    kind: TokenKind = "date" if canonical in _DATE_TOKENS else "context"
-    if canonical in ("COUNTER", "CYCLE"):
-        kind = "counter" if canonical == "COUNTER" else "cycle"
-    if not colon:
-        return Token(canonical, None, kind, start, written)
-    hint = f"(write {{{canonical}}} or e.g. {{{canonical}:5}})"
-    if not _DIGITS.fullmatch(width_text):
-        what = f"invalid width {width_text!r}" if width_text else "missing width after ':'"
-        raise _fail(source, f"{what} in {written!r} {where} {hint}")
-    width = int(width_text)
-    limit = MAX_COUNTER_WIDTH if kind == "counter" else MAX_TOKEN_WIDTH
-    if not 1 <= width <= limit:
-        raise _fail(source, f"width {width} in {written!r} {where} is not in 1..{limit} {hint}")
-    return Token(canonical, width, kind, start, written)
-
-
-def _scan(source: str) -> tuple[Text | Token, ...]:
-    segments: list[Text | Token] = []
-    literal: list[str] = []
-    for match in _LEXER.finditer(source):
-        piece, body, at = match.group(), match.group(1), match.start()
-        if piece in ("{{", "}}"):
-            literal.append(piece[0])
-        elif piece == "{":
-            hint = "(write '{{' for a literal brace)"
-            raise _fail(source, f"unclosed '{{' at position {at} {hint}")
-        elif piece == "}":
-            raise _fail(
-                source, f"unmatched '}}' at position {at} (write '}}}}' for a literal brace)"
-            )
-        elif body is None:
-            literal.append(piece)
-        else:
-            if literal:
-                segments.append(Text("".join(literal)))
-                literal = []
-            segments.append(_scan_token(source, at, body))
-    if literal:
-        segments.append(Text("".join(literal)))
-    return tuple(segments)
-
-
-def _check_readable(source: str, segments: tuple[Text | Token, ...]) -> None:
-    # Tokens only render word characters, so a number splits at its non-word
-    # characters exactly where the pattern does, and inside one such run a single
-    # variable-width token gets whatever length the fixed-width parts leave over.
-    held: Token | None = None
-    for segment in segments:
-        if isinstance(segment, Text):
-            if any(not _WORD_CHAR.fullmatch(char) for char in segment.text):
-                held = None
-        elif segment.kind != "date":
-            if held is not None:
-                raise _fail(
-                    source,
-                    f"{{{held.name}}} and {{{segment.name}}} must be separated by a "
-                    "character such as '-' or '/' so numbers can be read back "
-                    f"(positions {held.position} and {segment.position})",
-                )
-            held = segment
-
-
-def _token_regex(token: Token) -> str:
-    width = token.width
-    if token.kind == "date":
-        natural, regex = _DATE_TOKENS[token.name]
-        return f"0{{{width - natural}}}(?:{regex})" if width and width > natural else regex
-    if token.kind == "context":
-        return rf"\w{{{width},}}" if width else r"\w+"
-    # Exactly `width` digits while the value fits the padding, more digits and no
-    # leading zero once it has outgrown it.
-    wider = f"[1-9][0-9]{{{width},}}"
-    if token.kind == "counter":
-        return f"[0-9]{{{width}}}|{wider}" if width else "0|[1-9][0-9]*"
-    # Cycles start at 1, so a padded field of zeros only is no cycle.
-    return f"(?=[0-9]{{0,{width - 1}}}[1-9])[0-9]{{{width}}}|{wider}" if width else "[1-9][0-9]*"
-
-
-def _template(segments: tuple[Text | Token, ...]) -> str:
-    # One str.format_map call per part renders much faster than assembling the
-    # pieces in Python for every issued number.
-    parts: list[str] = []
-    for segment in segments:
-        if isinstance(segment, Text):
-            parts.append(segment.text.replace("{", "{{").replace("}", "}}"))
-        elif segment.kind == "date":
-            width = max(segment.width or 0, _DATE_TOKENS[segment.name][0])
-            parts.append(f"{{{segment.name}:0{width}d}}")
-        elif segment.width:
-            spec = "d" if segment.kind == "cycle" else ""
-            parts.append(f"{{{segment.name}:0>{segment.width}{spec}}}")
-        else:
-            parts.append(f"{{{segment.name}}}")
-    return "".join(parts)
 
 
 @final
@@ -362,23 +153,27 @@ class Pattern:
         if not isinstance(source, str):
             raise TypeError(f"a pattern must be a str, not {type(source).__name__}")
         if not source:
-            raise _fail(source, "is empty (write e.g. 'INV-{YEAR}-{COUNTER:5}')")
+            raise pattern_error(source, "is empty (write e.g. 'INV-{YEAR}-{COUNTER:5}')")
         if len(source) > MAX_PATTERN_LENGTH:
-            raise _fail(
+            raise pattern_error(
                 source,
                 f"is {len(source)} characters long, more than {MAX_PATTERN_LENGTH} "
                 f"(shorten it from position {MAX_PATTERN_LENGTH} on)",
             )
-        segments = _scan(source)
+        segments = scan(source)
         tokens = [s for s in segments if isinstance(s, Token)]
         counters = [t for t in tokens if t.kind == "counter"]
         if not counters:
             glue = "" if source[-1] in "-/" else "-"
-            raise _fail(source, f"has no {{COUNTER}} (add one: '{source}{glue}{{COUNTER:5}}')")
+            raise pattern_error(
+                source, f"has no {{COUNTER}} (add one: '{source}{glue}{{COUNTER:5}}')"
+            )
         if len(counters) > 1:
             where = ", ".join(str(t.position) for t in counters)
-            raise _fail(source, f"has {{COUNTER}} at positions {where}; write it exactly once")
-        _check_readable(source, segments)
+            raise pattern_error(
+                source, f"has {{COUNTER}} at positions {where}; write it exactly once"
+            )
+        check_readable(source, segments)
         regex: list[str] = []
         groups: list[tuple[str, TokenKind, int]] = []
         for segment in segments:
@@ -387,7 +182,7 @@ class Pattern:
                 continue
             first = all(name != segment.name for name, _, _ in groups)
             label = f"?P<{segment.name}>" if first else ""
-            regex.append(f"({label}{_token_regex(segment)})")
+            regex.append(f"({label}{token_regex(segment)})")
             groups.append((segment.name, segment.kind, segment.width or 0))
         counter, names = counters[0], frozenset(t.name for t in tokens)
         cut = segments.index(counter)
@@ -399,12 +194,12 @@ class Pattern:
         init(self, "context_names", frozenset(t.name for t in tokens if t.kind == "context"))
         init(self, "token_names", names)
         init(self, "_counter", counter)
-        init(self, "_before", _template(segments[:cut]))
-        init(self, "_after", _template(segments[cut + 1 :]))
+        init(self, "_before", format_template(segments[:cut]))
+        init(self, "_after", format_template(segments[cut + 1 :]))
         init(self, "_regex", re.compile(rf"\A{''.join(regex)}\Z"))
         init(self, "_groups", tuple(groups))
         init(self, "_has_cycle", "CYCLE" in names)
-        init(self, "_years", tuple(sorted(names & _FOUR_DIGIT_YEARS)))
+        init(self, "_years", tuple(sorted(names & FOUR_DIGIT_YEARS)))
         init(self, "_needs_dates", any(t.kind == "date" for t in tokens))
 
     @classmethod
@@ -443,7 +238,7 @@ class Pattern:
             if name not in self.context_names:
                 continue
             if name in found:
-                raise _fail(
+                raise pattern_error(
                     self.source,
                     f"context keys {found[name][0]!r} and {key!r} both give {{{name}}}; "
                     "pass only one",
@@ -452,7 +247,9 @@ class Pattern:
         missing = ", ".join(f"{{{n}}}" for n in sorted(self.context_names - found.keys()))
         if missing:
             given = ", ".join(repr(k) for k in context) if context else "none"
-            raise _fail(self.source, f"context variable {missing} missing (keys given: {given})")
+            raise pattern_error(
+                self.source, f"context variable {missing} missing (keys given: {given})"
+            )
         texts: dict[str, str] = {}
         for name, (key, value) in found.items():
             text = ""
@@ -461,7 +258,7 @@ class Pattern:
             elif isinstance(value, int) and not isinstance(value, bool):
                 text = str(int(value))
             if not _WORDS.fullmatch(text):
-                raise _fail(
+                raise pattern_error(
                     self.source,
                     f"context variable {{{name}}} (key {key!r}) has value {value!r}; it must "
                     "be a non-empty str or int of letters, digits and '_' only, so numbers "
@@ -483,14 +280,14 @@ class Pattern:
         ``render(c)`` is ``before + str(c).zfill(counter_width) + after``, without
         the ``zfill`` when ``counter_width`` is ``None``.
         """
-        _check_fiscal_start(fiscal_year_start)
-        cycle, day = _as_int(cycle, "cycle", 1), _as_day(day)
+        check_fiscal_start(fiscal_year_start)
+        cycle, day = as_int(cycle, "cycle", 1), as_day(day)
         values: Mapping[str, object] = {}
         if self._needs_dates:
-            values = fields = _fields(day, fiscal_year_start)
+            values = fields = cached_date_fields(day, fiscal_year_start)
             for name in self._years:
                 if not 1000 <= fields[name] <= 9999:
-                    raise _fail(
+                    raise pattern_error(
                         self.source,
                         f"{{{name}}} would be {fields[name]} on {day.isoformat()}; "
                         "it must stay within 1000..9999",
@@ -499,7 +296,7 @@ class Pattern:
             values = {**values, "CYCLE": cycle, **self._context_texts(context)}
         before, after = self._before.format_map(values), self._after.format_map(values)
         if len(before) + len(after) + (self.counter_width or 1) > MAX_NUMBER_LENGTH:
-            raise _fail(
+            raise pattern_error(
                 self.source, f"numbers would be longer than {MAX_NUMBER_LENGTH} characters"
             )
         return before, self.counter_width, after
@@ -514,13 +311,15 @@ class Pattern:
         cycle: int = 1,
     ) -> str:
         """Render the number for ``counter`` issued on ``day``."""
-        digits = str(_as_int(counter, "counter", 0))
+        digits = str(as_int(counter, "counter", 0))
         before, width, after = self.render_around_counter(
             day=day, context=context, fiscal_year_start=fiscal_year_start, cycle=cycle
         )
         number = before + (digits.zfill(width) if width else digits) + after
         if len(number) > MAX_NUMBER_LENGTH:
-            raise _fail(self.source, f"number {number!r} is longer than {MAX_NUMBER_LENGTH}")
+            raise pattern_error(
+                self.source, f"number {number!r} is longer than {MAX_NUMBER_LENGTH}"
+            )
         return number
 
     def _read(self, number: object) -> tuple[dict[str, int | str] | None, str]:
@@ -562,9 +361,11 @@ class Pattern:
 
     def with_counter_width(self, width: int) -> Pattern:
         """Return the same pattern with ``{COUNTER:width}``, e.g. to widen on overflow."""
-        width = _as_int(width, "width", 0)
+        width = as_int(width, "width", 0)
         if not 1 <= width <= MAX_COUNTER_WIDTH:
-            raise _fail(self.source, f"counter width {width} is not in 1..{MAX_COUNTER_WIDTH}")
+            raise pattern_error(
+                self.source, f"counter width {width} is not in 1..{MAX_COUNTER_WIDTH}"
+            )
         start = self._counter.position
         end = start + len(self._counter.written)
         return _compile(f"{self.source[:start]}{{COUNTER:{width}}}{self.source[end:]}")
@@ -575,7 +376,7 @@ class Pattern:
         ``reset_period`` is ``never``, ``daily``, ``monthly``, ``yearly`` or
         ``fiscal_yearly``, or the matching :class:`~sa_sequencing.enums.ResetPeriod`.
         """
-        _check_fiscal_start(fiscal_year_start)
+        check_fiscal_start(fiscal_year_start)
         # A str-based enum hashes by member name, so compare its plain value.
         period = getattr(reset_period, "value", reset_period)
         if period not in _RESET_PERIODS:

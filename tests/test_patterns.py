@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import doctest
 import enum
 import pickle
 import re
+from typing import Any
 
 import pytest
 from hypothesis import assume
@@ -621,81 +623,81 @@ def valid_patterns(draw: st.DrawFn) -> tuple[str, list[Used]]:
     return "".join(pieces), used
 
 
-def expected_values(
-    used: list[Used],
-    day: datetime.date,
-    start: int,
-    counter: int,
-    cycle: int,
-    context: dict[str, str | int],
-) -> dict[str, int | str]:
-    fields = date_fields(day, fiscal_year_start=start)
-    expected: dict[str, int | str] = {}
-    for name, width in used:
-        if name in expected:
-            continue
-        if name in fields:
-            expected[name] = fields[name]
-        elif name in ("COUNTER", "CYCLE"):
-            expected[name] = counter if name == "COUNTER" else cycle
-        else:
-            expected[name] = str(context[name.lower()]).rjust(width or 0, "0")
-    return expected
+@dataclasses.dataclass(frozen=True)
+class Rendering:
+    """A valid pattern with everything needed to render one of its numbers."""
+
+    source: str
+    used: list[Used]
+    day: datetime.date
+    fiscal_year_start: int
+    counter: int
+    cycle: int
+    context: dict[str, str | int]
+
+    def render_options(self) -> dict[str, Any]:
+        """The keywords of ``render`` and ``render_around_counter`` besides the counter."""
+        return {
+            name: getattr(self, name) for name in ("day", "context", "fiscal_year_start", "cycle")
+        }
+
+    def expected_values(self) -> dict[str, int | str]:
+        """What ``parse`` must read back from the rendered number."""
+        fields = date_fields(self.day, fiscal_year_start=self.fiscal_year_start)
+        expected: dict[str, int | str] = {}
+        for name, width in self.used:
+            if name in expected:
+                continue
+            if name in fields:
+                expected[name] = fields[name]
+            elif name in ("COUNTER", "CYCLE"):
+                expected[name] = self.counter if name == "COUNTER" else self.cycle
+            else:
+                expected[name] = str(self.context[name.lower()]).rjust(width or 0, "0")
+        return expected
 
 
-rendering_inputs = {
-    "day": DAYS,
-    "start": st.integers(1, 12),
-    "counter": st.integers(0, 10**12),
-    "cycle": st.integers(1, 10**6),
-    "values": st.fixed_dictionaries(
-        {name.lower(): VALUE_TEXT | st.integers(0, 10**9) for name in CONTEXT_NAMES}
-    ),
-}
+@st.composite
+def renderings(draw: st.DrawFn) -> Rendering:
+    source, used = draw(valid_patterns())
+    assume(len(source) <= 255)
+    context = draw(
+        st.fixed_dictionaries(
+            {name.lower(): VALUE_TEXT | st.integers(0, 10**9) for name in CONTEXT_NAMES}
+        )
+    )
+    assume(all(re.fullmatch(r"\w+", str(v)) for v in context.values()))
+    return Rendering(
+        source,
+        used,
+        day=draw(DAYS),
+        fiscal_year_start=draw(st.integers(1, 12)),
+        counter=draw(st.integers(0, 10**12)),
+        cycle=draw(st.integers(1, 10**6)),
+        context=context,
+    )
 
 
 # No deadline: other test runs may share the machine and slow single examples.
 @settings(deadline=None)
-@given(pattern=valid_patterns(), **rendering_inputs)
-def test_rendered_numbers_parse_back(
-    pattern: tuple[str, list[Used]],
-    day: datetime.date,
-    start: int,
-    counter: int,
-    cycle: int,
-    values: dict[str, str | int],
-) -> None:
-    source, used = pattern
-    assume(len(source) <= 255)
-    assume(all(re.fullmatch(r"\w+", str(v)) for v in values.values()))
-    compiled = Pattern.compile(source)
-    number = compiled.render(
-        counter, day=day, context=values, fiscal_year_start=start, cycle=cycle
-    )
+@given(case=renderings())
+def test_rendered_numbers_parse_back(case: Rendering) -> None:
+    compiled = Pattern.compile(case.source)
+    number = compiled.render(case.counter, **case.render_options())
     assert compiled.validate(number)
-    assert compiled.parse(number) == expected_values(used, day, start, counter, cycle, values)
-    assert compiled.token_names == {name for name, _ in used}
+    assert compiled.parse(number) == case.expected_values()
+    assert compiled.token_names == {name for name, _ in case.used}
 
 
 @settings(deadline=None)
-@given(pattern=valid_patterns(), **rendering_inputs)
-def test_render_around_counter_glues_to_render(
-    pattern: tuple[str, list[Used]],
-    day: datetime.date,
-    start: int,
-    counter: int,
-    cycle: int,
-    values: dict[str, str | int],
-) -> None:
-    source, _ = pattern
-    assume(len(source) <= 255)
-    assume(all(re.fullmatch(r"\w+", str(v)) for v in values.values()))
-    compiled = Pattern.compile(source)
-    kwargs = {"day": day, "context": values, "fiscal_year_start": start, "cycle": cycle}
-    before, width, after = compiled.render_around_counter(**kwargs)  # type: ignore[arg-type]
+@given(case=renderings())
+def test_render_around_counter_glues_to_render(case: Rendering) -> None:
+    compiled = Pattern.compile(case.source)
+    options = case.render_options()
+    before, width, after = compiled.render_around_counter(**options)
     assert width == compiled.counter_width
-    digits = str(counter).zfill(width) if width else str(counter)
-    assert before + digits + after == compiled.render(counter, **kwargs)  # type: ignore[arg-type]
+    digits = str(case.counter).zfill(width) if width else str(case.counter)
+    assert before + digits + after == compiled.render(case.counter, **options)
 
 
 @settings(deadline=None)
