@@ -153,7 +153,8 @@ class GapRepository(_Repository):
 
 
 def _free(g: Table, sequence_id: Any, scope: Any, period: Any) -> list[ColumnElement[bool]]:
-    """The unfilled gaps of a counter, lowest first by ``ORDER BY cycle, value``."""
+    """The filter for the unfilled gaps of a counter (given as values, or as bind
+    parameters for the prepared lookup)."""
     return matching(g, sequence_id=sequence_id, scope=scope, period=period, status=UNFILLED)
 
 
