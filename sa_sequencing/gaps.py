@@ -33,10 +33,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import Integer
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import bindparam
-from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -45,6 +46,11 @@ from sqlalchemy.engine import Connection
 from .claims import claim_rows
 from .definitions import SequenceDefinition
 from .repositories import _Repository
+from .repositories import count_rows
+from .repositories import issued_number_key
+from .repositories import ledger_row
+from .repositories import matching
+from .repositories import snapshot
 from .types import utcnow
 
 if TYPE_CHECKING:
@@ -83,20 +89,7 @@ class Gap:
 
     @classmethod
     def from_row(cls, row: Any) -> Gap:
-        return cls(
-            row.sequence_id,
-            row.scope or None,
-            row.period,
-            row.cycle,
-            row.value,
-            row.number,
-            row.reason,
-            row.status,
-            row.performed_by,
-            row.created_at,
-            row.filled_at,
-            row.filled_number,
-        )
+        return snapshot(cls, row)
 
 
 class GapRepository(_Repository):
@@ -117,44 +110,28 @@ class GapRepository(_Repository):
         """Register a gap (or reopen a filled one: its number was voided again)."""
         g = self.tables.gaps
         conn = self.connection
-        now = utcnow()
-        key = _key(g, definition.id, scope, period, cycle, value)
+        key = issued_number_key(definition, scope, period, cycle, value)
+        gap = {
+            "number": number,
+            "reason": reason,
+            "status": UNFILLED,
+            "performed_by": performed_by,
+            "created_at": utcnow(),
+        }
         reopened = conn.execute(
             update(g)
-            .where(*key, g.c.status == FILLED)
-            .values(
-                number=number,
-                reason=reason,
-                status=UNFILLED,
-                performed_by=performed_by,
-                created_at=now,
-                filled_at=None,
-                filled_number=None,
-            )
+            .where(*matching(g, **key), g.c.status == FILLED)
+            .values(**gap, filled_at=None, filled_number=None)
         ).rowcount
         if not reopened:
-            conn.execute(
-                insert(g).values(
-                    sequence_id=definition.id,
-                    scope=scope,
-                    period=period,
-                    cycle=cycle,
-                    value=value,
-                    number=number,
-                    reason=reason,
-                    status=UNFILLED,
-                    performed_by=performed_by,
-                    created_at=now,
-                )
-            )
+            conn.execute(insert(g).values(**key, **gap))
 
     def find(
         self, definition: SequenceDefinition, scope: str, *, period: str, cycle: int, value: int
     ) -> Gap | None:
         g = self.tables.gaps
-        row = self.connection.execute(
-            select(g).where(*_key(g, definition.id, scope, period, cycle, value))
-        ).first()
+        key = issued_number_key(definition, scope, period, cycle, value)
+        row = self.connection.execute(select(g).where(*matching(g, **key))).first()
         return None if row is None else Gap.from_row(row)
 
     def list(
@@ -163,33 +140,22 @@ class GapRepository(_Repository):
         """Gaps of a definition (of one scope, or of all when ``scope`` is ``None``),
         in counter order."""
         g = self.tables.gaps
-        stmt = (
-            select(g)
-            .where(g.c.sequence_id == definition.id)
-            .order_by(g.c.scope, g.c.period, g.c.cycle, g.c.value)
-        )
-        if scope is not None:
-            stmt = stmt.where(g.c.scope == scope)
+        stmt = self._of_sequence(g, definition, scope, g.c.cycle, g.c.value)
         if not include_filled:
             stmt = stmt.where(g.c.status == UNFILLED)
-        return [Gap.from_row(row) for row in self.connection.execute(stmt)]
+        return self._snapshots(Gap, stmt)
 
     def count(self, definition: SequenceDefinition, scope: str, *, status: str = UNFILLED) -> int:
         g = self.tables.gaps
-        stmt = select(func.count()).where(
-            g.c.sequence_id == definition.id, g.c.scope == scope, g.c.status == status
+        return count_rows(
+            self.connection, *matching(g, sequence_id=definition.id, scope=scope, status=status)
         )
-        return int(self.connection.execute(stmt).scalar() or 0)
 
 
-def _key(g: Any, sequence_id: int, scope: str, period: str, cycle: int, value: int) -> list[Any]:
-    return [
-        g.c.sequence_id == sequence_id,
-        g.c.scope == scope,
-        g.c.period == period,
-        g.c.cycle == cycle,
-        g.c.value == value,
-    ]
+def _free(g: Table, sequence_id: Any, scope: Any, period: Any) -> list[ColumnElement[bool]]:
+    """The filter for the unfilled gaps of a counter (given as values, or as bind
+    parameters for the prepared lookup)."""
+    return matching(g, sequence_id=sequence_id, scope=scope, period=period, status=UNFILLED)
 
 
 class GapPool:
@@ -214,10 +180,12 @@ class GapPool:
             select(g.c.value, g.c.cycle, s.c.revision)
             .join(s, s.c.id == g.c.sequence_id)
             .where(
-                g.c.sequence_id == bindparam("sequence_id", type_=Integer),
-                g.c.scope == bindparam("scope", type_=String),
-                g.c.period == bindparam("period", type_=String),
-                g.c.status == UNFILLED,
+                *_free(
+                    g,
+                    bindparam("sequence_id", type_=Integer),
+                    bindparam("scope", type_=String),
+                    bindparam("period", type_=String),
+                )
             )
             .order_by(g.c.cycle, g.c.value)
             .limit(1)
@@ -274,12 +242,7 @@ class GapPool:
         rows = claim_rows(
             conn,
             g,
-            [
-                g.c.sequence_id == definition.id,
-                g.c.scope == scope,
-                g.c.period == period,
-                g.c.status == UNFILLED,
-            ],
+            _free(g, definition.id, scope, period),
             order_by=[g.c.cycle, g.c.value],
             limit=count,
             values=fill,
@@ -307,51 +270,22 @@ class GapPool:
         now = utcnow()
         entries: list[dict[str, Any]] = []
         for row, item in zip(rows, issued, strict=True):
-            entries.append(
-                _ledger(
+            events = [
+                ("gap_reclaimed", {**data, "gap_number": row.number, "gap_reason": row.reason})
+            ]
+            if definition.audit_numbers:
+                events.append(("number_generated", data))
+            entries += [
+                ledger_row(
                     definition.name,
                     scope,
-                    "gap_reclaimed",
-                    item.number,
-                    item.value,
-                    {**data, "gap_number": row.number, "gap_reason": row.reason},
-                    performed_by,
-                    now,
+                    event,
+                    number=item.number,
+                    counter_value=item.value,
+                    data=details,
+                    performed_by=performed_by,
+                    created_at=now,
                 )
-            )
-            if definition.audit_numbers:
-                entries.append(
-                    _ledger(
-                        definition.name,
-                        scope,
-                        "number_generated",
-                        item.number,
-                        item.value,
-                        data,
-                        performed_by,
-                        now,
-                    )
-                )
+                for event, details in events
+            ]
         conn.execute(insert(self.tables.audits), entries)
-
-
-def _ledger(
-    name: str,
-    scope: str,
-    event: str,
-    number: str | None,
-    value: int | None,
-    data: dict[str, Any] | None,
-    performed_by: str | None,
-    now: datetime,
-) -> dict[str, Any]:
-    return {
-        "sequence_name": name,
-        "scope": scope,
-        "event": event,
-        "number": number,
-        "counter_value": value,
-        "data": data,
-        "performed_by": performed_by,
-        "created_at": now,
-    }

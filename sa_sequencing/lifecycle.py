@@ -56,6 +56,9 @@ from .planning import capacity_of
 from .repositories import AuditRepository
 from .repositories import CounterRepository
 from .repositories import SequenceRepository
+from .repositories import count_rows
+from .repositories import issued_number_key
+from .repositories import matching
 from .types import utcnow
 from .versions import PatternVersion
 from .versions import PatternVersionRepository
@@ -248,15 +251,10 @@ class LifecycleMixin(ManagerParts):
         self, definition: SequenceDefinition, scope: str, number: str, place: Placement
     ) -> None:
         r = self.sequencing.tables.reservations
+        key = issued_number_key(definition, scope, place.period, place.cycle, place.value)
         row = self._connection.execute(
             select(r.c.reservation_id, r.c.status)
-            .where(
-                r.c.sequence_id == definition.id,
-                r.c.scope == scope,
-                r.c.period == place.period,
-                r.c.cycle == place.cycle,
-                r.c.value == place.value,
-            )
+            .where(*matching(r, **key))
             .order_by(r.c.id.desc())
             .limit(1)
         ).first()
@@ -281,14 +279,14 @@ class LifecycleMixin(ManagerParts):
         )
 
     def _voided_in_ledger(self, definition: SequenceDefinition, scope: str, number: str) -> bool:
-        a = self.sequencing.tables.audits
-        stmt = select(func.count()).where(
-            a.c.sequence_name == definition.name,
-            a.c.scope == scope,
-            a.c.event == "number_voided",
-            a.c.number == number,
+        voids = matching(
+            self.sequencing.tables.audits,
+            sequence_name=definition.name,
+            scope=scope,
+            event="number_voided",
+            number=number,
         )
-        return bool(self._connection.execute(stmt).scalar())
+        return bool(count_rows(self._connection, *voids))
 
     def _forget_cached(self, definition: SequenceDefinition) -> None:
         self.sequencing.allocator.cache.discard(self._connection.engine, definition.name)
@@ -372,13 +370,11 @@ class LifecycleMixin(ManagerParts):
         value: int,
     ) -> None:
         r = self.sequencing.tables.reservations
+        of_counter = matching(
+            r, sequence_id=key.sequence_id, scope=key.scope, period=key.period, cycle=state.cycle
+        )
         reserved = self._connection.execute(
-            select(func.max(r.c.value)).where(
-                r.c.sequence_id == key.sequence_id,
-                r.c.scope == key.scope,
-                r.c.period == key.period,
-                r.c.cycle == state.cycle,
-            )
+            select(func.max(r.c.value)).where(*of_counter)
         ).scalar()
         highest = max(state.value, reserved if reserved is not None else state.value)
         if value <= highest:

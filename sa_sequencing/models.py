@@ -64,6 +64,16 @@ ACTOR_LENGTH = 255
 # An auto-incrementing 64-bit key; SQLite only auto-increments INTEGER PRIMARY KEY.
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# Where inherited columns stand.  A mapped class lists its own columns first (a host's
+# added columns come first of all, at sort order 0), then those of its mixins, so the
+# columns the mixins below share would land out of place.  These sort orders keep
+# every table's columns in the order every release has created them in (the
+# migrations and the Alembic drift tests compare it).
+_DETAILS = 1  # a gap's or a reservation's own columns after the issued number
+_RECORDED = 2  # who wrote the row and when
+_OUTCOME = 3  # what became of a gap or a reservation later
+_LAST = 4  # sequence_id
+
 
 class _SequencingTable:
     """Shared plumbing: the name of the definitions table that rows point to."""
@@ -71,9 +81,38 @@ class _SequencingTable:
     __sequences_tablename__ = "sequences"
     """Table name the ``sequence_id`` foreign keys point to; override when renaming."""
 
+    __tablename__: str
+
     @classmethod
     def _sequence_fk(cls) -> ForeignKey:
         return ForeignKey(f"{cls.__sequences_tablename__}.id", ondelete="CASCADE")
+
+
+class _SequenceRow(_SequencingTable):
+    """A row that belongs to one sequence definition, which it names last."""
+
+    @declared_attr
+    @classmethod
+    def sequence_id(cls) -> Mapped[int]:
+        return mapped_column(Integer, cls._sequence_fk(), sort_order=_LAST)
+
+
+class _IssuedNumber(_SequenceRow):
+    """What pins one issued number: its counter (sequence, scope and period), the
+    counter's cycle and value, and the number as it was rendered."""
+
+    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="")
+    period: Mapped[str] = mapped_column(String(PERIOD_LENGTH), default="")
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    value: Mapped[int] = mapped_column(BigInteger)
+    number: Mapped[str] = mapped_column(String(NUMBER_LENGTH))
+
+
+class _Recorded:
+    """Who wrote the row, and when."""
+
+    performed_by: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH), sort_order=_RECORDED)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, sort_order=_RECORDED)
 
 
 class SequenceMixin(_SequencingTable):
@@ -107,8 +146,6 @@ class SequenceMixin(_SequencingTable):
     def __table_args__(cls) -> tuple[Any, ...]:
         return (UniqueConstraint("name", "scope", name=f"uq_{cls.__tablename__}_name_scope"),)
 
-    __tablename__: str
-
 
 class CounterMixin(_SequencingTable):
     """One counter per (sequence, scope, period) (``sequence_counters``)."""
@@ -128,27 +165,14 @@ class CounterMixin(_SequencingTable):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class GapMixin(_SequencingTable):
+class GapMixin(_IssuedNumber, _Recorded):
     """A hole in a counter and why it is there (``sequence_gaps``)."""
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
-
-    @declared_attr
-    @classmethod
-    def sequence_id(cls) -> Mapped[int]:
-        return mapped_column(Integer, cls._sequence_fk())
-
-    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="")
-    period: Mapped[str] = mapped_column(String(PERIOD_LENGTH), default="")
-    cycle: Mapped[int] = mapped_column(Integer, default=1)
-    value: Mapped[int] = mapped_column(BigInteger)
-    number: Mapped[str] = mapped_column(String(NUMBER_LENGTH))
-    reason: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="unfilled")
-    performed_by: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    filled_number: Mapped[str | None] = mapped_column(String(NUMBER_LENGTH))
+    reason: Mapped[str] = mapped_column(String(32), sort_order=_DETAILS)
+    status: Mapped[str] = mapped_column(String(16), default="unfilled", sort_order=_DETAILS)
+    filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, sort_order=_OUTCOME)
+    filled_number: Mapped[str | None] = mapped_column(String(NUMBER_LENGTH), sort_order=_OUTCOME)
 
     @declared_attr.directive
     @classmethod
@@ -161,30 +185,15 @@ class GapMixin(_SequencingTable):
             Index(f"ix_{name}_pool", "sequence_id", "scope", "period", "status", "cycle", "value"),
         )
 
-    __tablename__: str
 
-
-class ReservationMixin(_SequencingTable):
+class ReservationMixin(_IssuedNumber, _Recorded):
     """A number held for a while under a reservation id (``sequence_reservations``)."""
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     reservation_id: Mapped[str] = mapped_column(String(36))
-
-    @declared_attr
-    @classmethod
-    def sequence_id(cls) -> Mapped[int]:
-        return mapped_column(Integer, cls._sequence_fk())
-
-    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="")
-    period: Mapped[str] = mapped_column(String(PERIOD_LENGTH), default="")
-    cycle: Mapped[int] = mapped_column(Integer, default=1)
-    value: Mapped[int] = mapped_column(BigInteger)
-    number: Mapped[str] = mapped_column(String(NUMBER_LENGTH))
-    status: Mapped[str] = mapped_column(String(16), default="reserved")
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    performed_by: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="reserved", sort_order=_DETAILS)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, sort_order=_DETAILS)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, sort_order=_OUTCOME)
 
     @declared_attr.directive
     @classmethod
@@ -195,39 +204,28 @@ class ReservationMixin(_SequencingTable):
             Index(f"ix_{name}_expiry", "status", "expires_at"),
         )
 
-    __tablename__: str
 
-
-class PatternVersionMixin(_SequencingTable):
+class PatternVersionMixin(_SequenceRow, _Recorded):
     """A pattern in force for documents dated within a range (``sequence_pattern_versions``)."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-
-    @declared_attr
-    @classmethod
-    def sequence_id(cls) -> Mapped[int]:
-        return mapped_column(Integer, cls._sequence_fk())
-
     pattern: Mapped[str] = mapped_column(String(PATTERN_LENGTH))
     effective_from: Mapped[date] = mapped_column(Date)
     effective_until: Mapped[date | None] = mapped_column(Date)
-    performed_by: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @declared_attr.directive
     @classmethod
     def __table_args__(cls) -> tuple[Any, ...]:
-        name = cls.__tablename__
-        return (Index(f"ix_{name}_effective", "sequence_id", "effective_from"),)
-
-    __tablename__: str
+        return (Index(f"ix_{cls.__tablename__}_effective", "sequence_id", "effective_from"),)
 
 
-class AuditMixin:
+class AuditMixin(_Recorded):
     """The ledger: one row per event (``sequence_audits``).
 
     It has no foreign key to the definitions: the ledger outlives a deleted sequence.
     """
+
+    __tablename__: str
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     sequence_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
@@ -236,13 +234,8 @@ class AuditMixin:
     number: Mapped[str | None] = mapped_column(String(NUMBER_LENGTH))
     counter_value: Mapped[int | None] = mapped_column(BigInteger)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
-    performed_by: Mapped[str | None] = mapped_column(String(ACTOR_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @declared_attr.directive
     @classmethod
     def __table_args__(cls) -> tuple[Any, ...]:
-        name = cls.__tablename__
-        return (Index(f"ix_{name}_sequence", "sequence_name", "scope", "id"),)
-
-    __tablename__: str
+        return (Index(f"ix_{cls.__tablename__}_sequence", "sequence_name", "scope", "id"),)

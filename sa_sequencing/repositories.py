@@ -6,19 +6,32 @@ snapshots (:class:`~sa_sequencing.definitions.SequenceDefinition`,
 :class:`AuditEntry`).  The manager composes them; a host may use them for its own
 reports, or pass its own subclass (an audit repository that also writes to the
 host's ledger, say) to :class:`~sa_sequencing.Sequencing`.
+
+The repositories build their statements from a few shared pieces, which a host's
+subclass can use as well: :func:`matching` (``column == value`` filters),
+:func:`issued_number_key` (how the gap and reservation registries name an issued
+number: sequence, scope, period, cycle and value), :func:`count_rows`, and
+:func:`snapshot`, which reads a row into a dataclass with the global scope (stored as
+``""``) as ``None``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeVar
 
+from sqlalchemy import ColumnElement
+from sqlalchemy import Select
+from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import exists
+from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -33,6 +46,8 @@ from .errors import describe
 from .types import utcnow
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from .sequencing import SequencingTables
 
 __all__ = [
@@ -63,6 +78,66 @@ def new_revision() -> int:
     return secrets.randbelow(2**31 - 2) + 1
 
 
+_Snapshot = TypeVar("_Snapshot", bound="DataclassInstance")
+
+
+def matching(table: Table, **values: Any) -> list[ColumnElement[bool]]:
+    """``column == value`` for each keyword, to filter with ``.where(*...)``."""
+    return [table.c[name] == value for name, value in values.items()]
+
+
+def issued_number_key(
+    definition: SequenceDefinition, scope: str, period: str, cycle: int, value: int
+) -> dict[str, Any]:
+    """The columns that tell an issued number in the gap and reservation registries:
+    its counter (sequence, scope, period), cycle and value."""
+    return {
+        "sequence_id": definition.id,
+        "scope": scope,
+        "period": period,
+        "cycle": cycle,
+        "value": value,
+    }
+
+
+def count_rows(conn: Connection, *where: ColumnElement[bool]) -> int:
+    """How many rows of the table that ``where`` speaks of match it."""
+    return int(conn.execute(select(func.count()).where(*where)).scalar() or 0)
+
+
+def snapshot(cls: type[_Snapshot], row: Any) -> _Snapshot:
+    """A ``cls`` (a dataclass whose fields are all columns of ``row``) read from ``row``;
+    the global scope, stored as ``""``, reads ``None``."""
+    values = {field.name: getattr(row, field.name) for field in dataclasses.fields(cls)}
+    if "scope" in values:
+        values["scope"] = values["scope"] or None
+    return cls(**values)
+
+
+def ledger_row(
+    sequence_name: str,
+    scope: str,
+    event: str,
+    *,
+    number: str | None,
+    counter_value: int | None,
+    data: dict[str, Any] | None,
+    performed_by: str | None,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """The values of one ledger row: every column but its id."""
+    return {
+        "sequence_name": sequence_name,
+        "scope": scope,
+        "event": event,
+        "number": number,
+        "counter_value": counter_value,
+        "data": data,
+        "performed_by": performed_by,
+        "created_at": created_at,
+    }
+
+
 class _Repository:
     def __init__(self, session: Session, tables: SequencingTables) -> None:
         self.session = session
@@ -71,6 +146,19 @@ class _Repository:
     @property
     def connection(self) -> Connection:
         return self.session.connection(bind_arguments={"mapper": self.tables.sequence_class})
+
+    def _of_sequence(
+        self, table: Table, definition: SequenceDefinition, scope: str | None, *then_by: Any
+    ) -> Select[Any]:
+        """The rows of ``definition`` (of one scope, or of all when ``scope`` is
+        ``None``), in counter order: by scope, period, then ``then_by``."""
+        stmt = select(table).where(table.c.sequence_id == definition.id)
+        if scope is not None:
+            stmt = stmt.where(table.c.scope == scope)
+        return stmt.order_by(table.c.scope, table.c.period, *then_by)
+
+    def _snapshots(self, cls: type[_Snapshot], stmt: Select[Any]) -> list[_Snapshot]:
+        return [snapshot(cls, row) for row in self.connection.execute(stmt)]
 
 
 class SequenceRepository(_Repository):
@@ -196,16 +284,9 @@ class CounterRepository(_Repository):
     def for_sequence(
         self, definition: SequenceDefinition, scope: str | None = None
     ) -> list[CounterSnapshot]:
-        c = self.tables.counters
-        stmt = select(c).where(c.c.sequence_id == definition.id).order_by(c.c.scope, c.c.period)
-        if scope is not None:
-            stmt = stmt.where(c.c.scope == scope)
-        return [
-            CounterSnapshot(
-                r.sequence_id, r.scope or None, r.period, r.value, r.cycle, r.updated_at
-            )
-            for r in self.connection.execute(stmt)
-        ]
+        return self._snapshots(
+            CounterSnapshot, self._of_sequence(self.tables.counters, definition, scope)
+        )
 
 
 @dataclass(frozen=True)
@@ -237,18 +318,17 @@ class AuditRepository(_Repository):
         data: dict[str, Any] | None = None,
         performed_by: str | None = None,
     ) -> None:
-        self.connection.execute(
-            insert(self.tables.audits).values(
-                sequence_name=sequence_name,
-                scope=scope,
-                event=event,
-                number=number,
-                counter_value=counter_value,
-                data=data,
-                performed_by=performed_by,
-                created_at=utcnow(),
-            )
+        row = ledger_row(
+            sequence_name,
+            scope,
+            event,
+            number=number,
+            counter_value=counter_value,
+            data=data,
+            performed_by=performed_by,
+            created_at=utcnow(),
         )
+        self.connection.execute(insert(self.tables.audits).values(**row))
 
     def entries(
         self,
@@ -269,19 +349,6 @@ class AuditRepository(_Repository):
             stmt = stmt.where(a.c.event.in_(list(events)))
         if limit is not None:
             stmt = stmt.limit(limit)
-        rows = list(self.connection.execute(stmt))
-        rows.reverse()
-        return [
-            AuditEntry(
-                r.id,
-                r.sequence_name,
-                r.scope or None,
-                r.event,
-                r.number,
-                r.counter_value,
-                r.data,
-                r.performed_by,
-                r.created_at,
-            )
-            for r in rows
-        ]
+        entries = self._snapshots(AuditEntry, stmt)
+        entries.reverse()
+        return entries

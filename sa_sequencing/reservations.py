@@ -34,7 +34,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from typing import Any
 
-from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -46,6 +45,9 @@ from .errors import ReservationError
 from .errors import describe
 from .lifecycle import ManagerParts
 from .repositories import _Repository
+from .repositories import count_rows
+from .repositories import issued_number_key
+from .repositories import matching
 from .types import utcnow
 
 if TYPE_CHECKING:
@@ -91,11 +93,7 @@ class ReservationRepository(_Repository):
             [
                 {
                     "reservation_id": reservation_id,
-                    "sequence_id": definition.id,
-                    "scope": scope,
-                    "period": item.period,
-                    "cycle": item.cycle,
-                    "value": item.value,
+                    **issued_number_key(definition, scope, item.period, item.cycle, item.value),
                     "number": item.number,
                     "status": RESERVED,
                     "expires_at": expires_at,
@@ -137,13 +135,11 @@ class ReservationRepository(_Repository):
 
     def active_count(self, definition: SequenceDefinition, scope: str, now: datetime) -> int:
         r = self.tables.reservations
-        stmt = select(func.count()).where(
-            r.c.sequence_id == definition.id,
-            r.c.scope == scope,
-            r.c.status == RESERVED,
+        return count_rows(
+            self.connection,
+            *matching(r, sequence_id=definition.id, scope=scope, status=RESERVED),
             r.c.expires_at > now,
         )
-        return int(self.connection.execute(stmt).scalar() or 0)
 
     def claim_expired(self, now: datetime, *, skip_locked: bool) -> list[Row[Any]]:
         """Mark every reserved number whose time ran out ``expired`` and return those this

@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from schemas import empty_tables
+from schemas import fresh_schema
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from sa_sequencing import SequenceManager
 from sa_sequencing import Sequencing
-from sa_sequencing.cache import DefinitionCache
 
 ALL_BACKENDS = ("sqlite", "postgresql", "mysql")
 _selected = os.environ.get("SA_SEQUENCING_TEST_BACKENDS")
@@ -140,19 +141,13 @@ SEQUENCING = Sequencing(Base)
 
 
 def reset_tables(engine: sa.Engine, sequencing: Sequencing) -> None:
-    with engine.begin() as conn:
-        for table in reversed(sequencing.tables.all()):
-            conn.execute(table.delete())
-    sequencing.allocator.cache = DefinitionCache()
+    empty_tables(engine, sequencing.tables.all(), sequencing)
     sequencing.stats.reset()
 
 
 @pytest.fixture(scope="session")
 def _schema(engine: sa.Engine) -> Iterator[None]:
-    Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)
-    yield
-    Base.metadata.drop_all(engine)
+    yield from fresh_schema(engine, Base.metadata)
 
 
 @pytest.fixture

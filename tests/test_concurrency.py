@@ -8,10 +8,12 @@ import threading
 import time
 
 import pytest
+from threads import Cancelled
+from threads import commit_in_threads
+from threads import run_together
 from workers import draw_numbers
 
 from sa_sequencing import DuplicateSequenceError
-from sa_sequencing import run_in_transaction
 
 THREADS = 8
 PROCESSES = 4
@@ -33,36 +35,24 @@ def _committed_in_ledger(tx, name):
 def test_threads_commit_exactly_one_to_n(tx, sessions, sequencing):
     with tx() as seqs:
         seqs.define("hot", "N-{COUNTER}")
-    committed: list[str] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def worker(seed: int) -> None:
+    def worker(seed: int) -> list[str]:
         rng = random.Random(seed)
-        try:
-            for _ in range(25):
-                with sessions() as session:
-                    session.begin()
-                    seqs = sequencing.manager(session)
-                    count = rng.choice((1, 1, 1, 2, 3))
-                    numbers = (
-                        seqs.generate_many("hot", count) if count > 1 else [seqs.generate("hot")]
-                    )
-                    if rng.random() < 0.2:
-                        session.rollback()
-                    else:
-                        session.commit()
-                        with lock:
-                            committed.extend(numbers)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        committed: list[str] = []
+        for _ in range(25):
+            with sessions() as session:
+                session.begin()
+                seqs = sequencing.manager(session)
+                count = rng.choice((1, 1, 1, 2, 3))
+                numbers = seqs.generate_many("hot", count) if count > 1 else [seqs.generate("hot")]
+                if rng.random() < 0.2:
+                    session.rollback()
+                else:
+                    session.commit()
+                    committed.extend(numbers)
+        return committed
 
-    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    committed = [n for numbers in run_together(THREADS, worker) for n in numbers]
     assert len(committed) > 100
     _assert_gapless(committed)
     assert sorted(_committed_in_ledger(tx, "hot")) == sorted(committed)
@@ -159,41 +149,17 @@ def test_threads_on_the_slow_path_are_gapless(tx, sessions, sequencing):
     """A count-based reset goes through lock-then-plan: same guarantee, first use included."""
     with tx() as seqs:
         seqs.define("books", "B{CYCLE}-{COUNTER}", reset_limit=7)
-    committed: list[str] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
+    rngs = [random.Random(seed) for seed in range(6)]
 
-    class Cancelled(Exception):
-        pass
+    def work(thread: int, _round: int, session) -> str:
+        number = sequencing.manager(session).generate("books")
+        if rngs[thread].random() < 0.2:
+            raise Cancelled  # rolled back on purpose
+        return number
 
-    def worker(seed: int) -> None:
-        rng = random.Random(seed)
-
-        def work(session):
-            number = sequencing.manager(session).generate("books")
-            if rng.random() < 0.2:
-                raise Cancelled  # rolled back on purpose
-            return number
-
-        try:
-            for _ in range(12):
-                # InnoDB can pick a deadlock victim among transactions racing to create
-                # the same new counter row; the cure is to run the transaction again.
-                try:
-                    number = run_in_transaction(sessions, work, attempts=5, backoff=0.01)
-                except Cancelled:
-                    continue
-                with lock:
-                    committed.append(number)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    # InnoDB can pick a deadlock victim among transactions racing to create the same
+    # new counter row; the cure is to run the transaction again.
+    committed = commit_in_threads(6, 12, sessions, work, attempts=5, backoff=0.01)
     ordinals = []
     for number in committed:
         cycle, counter = number.removeprefix("B").split("-")

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
+from threads import Cancelled
+from threads import commit_in_threads
 
 from sa_sequencing import CounterStrategy
 from sa_sequencing import SequenceBusyError
@@ -134,42 +136,20 @@ def test_generic_strategy_is_gapless_under_threads(engine, url, tx, sequencing):
     generic = _generic(own_engine)
     with tx() as seqs:
         seqs.define("g", "{COUNTER}")
-    committed: list[int] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    class Cancelled(Exception):
-        pass
+    def work(_thread: int, i: int, session: Session) -> int:
+        number = int(generic.manager(session).generate("g"))
+        if i % 5 == 4:
+            raise Cancelled  # rolled back on purpose
+        return number
 
-    def worker() -> None:
+    # InnoDB may pick a first-use deadlock victim: the documented cure is to run the
+    # transaction again.
+    try:
         factory = sessionmaker(own_engine)
-        try:
-            for i in range(15):
-
-                def work(session: Session, i: int = i) -> int:
-                    number = int(generic.manager(session).generate("g"))
-                    if i % 5 == 4:
-                        raise Cancelled  # rolled back on purpose
-                    return number
-
-                # InnoDB may pick a first-use deadlock victim: the documented cure is to
-                # run the transaction again.
-                try:
-                    number = run_in_transaction(factory, work, attempts=5, backoff=0.01)
-                except Cancelled:
-                    continue
-                with lock:
-                    committed.append(number)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    own_engine.dispose()
-    assert not errors, errors
+        committed = commit_in_threads(4, 15, factory, work, attempts=5, backoff=0.01)
+    finally:
+        own_engine.dispose()
     assert sorted(committed) == list(range(1, len(committed) + 1))
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from threads import commit_in_threads
 from threads import run_together
 
 from sa_sequencing import InvalidCounterValueError
 from sa_sequencing import SequenceLockedError
-from sa_sequencing import run_in_transaction
 
 DAY = date(2026, 3, 10)
 
@@ -223,26 +223,18 @@ def test_concurrent_generators_and_voids_never_duplicate(tx, sessions, sequencin
         seqs.define("po", "PO-{COUNTER:4}", gap_policy="fill_gaps")
         seqs.generate_many("po", 8)
 
-    def work(i: int) -> list[str]:
-        drawn: list[str] = []
-        for j in range(6):
+    def draw(i: int, j: int, session) -> str | None:
+        # Voiding in the transaction that drew the number can deadlock on InnoDB (its
+        # gap locks); the whole transaction is then run again.
+        seqs = sequencing.manager(session)
+        number = seqs.generate("po")
+        if (i + j) % 3 == 0:
+            seqs.void("po", number)
+            return None
+        return number
 
-            def draw(session, j=j):
-                # Voiding in the transaction that drew the number can deadlock on
-                # InnoDB (its gap locks); the whole transaction is then run again.
-                seqs = sequencing.manager(session)
-                number = seqs.generate("po")
-                if (i + j) % 3 == 0:
-                    seqs.void("po", number)
-                    return None
-                return number
-
-            number = run_in_transaction(sessions, draw, attempts=10)
-            if number is not None:
-                drawn.append(number)
-        return drawn
-
-    kept = [n for result in run_together(4, work) for n in result]
+    drawn = commit_in_threads(4, 6, sessions, draw, attempts=10)
+    kept = [n for n in drawn if n is not None]
     assert len(kept) == len(set(kept))
     with tx() as seqs:
         gaps = seqs.gap_report("po")

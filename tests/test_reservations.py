@@ -6,11 +6,11 @@ from datetime import date
 from datetime import timedelta
 
 import pytest
+from threads import commit_in_threads
 from threads import run_together
 
 from sa_sequencing import ReservationError
 from sa_sequencing import SequenceLockedError
-from sa_sequencing import run_in_transaction
 from sa_sequencing.types import utcnow
 
 DAY = date(2026, 3, 10)
@@ -164,25 +164,18 @@ def test_reserved_numbers_are_never_issued_twice(tx, sessions, sequencing):
     with tx() as seqs:
         seqs.define("q", "Q-{COUNTER:4}", gap_policy="fill_gaps")
 
-    def work(i: int) -> list[str]:
-        mine: list[str] = []
-        for j in range(5):
+    def draw(i: int, j: int, session) -> list[str]:
+        # Giving numbers back in the transaction that drew them may deadlock on InnoDB
+        # (gap locks of the fill_gaps claim): then it runs again.
+        seqs = sequencing.manager(session)
+        if (i + j) % 2:
+            held = seqs.reserve("q", 2)
+            kept = seqs.finalize(held.id, [held.numbers[0]])
+            seqs.release(held.id, [held.numbers[1]])
+            return kept
+        return [seqs.generate("q")]
 
-            def draw(session, j=j):
-                # Giving numbers back in the transaction that drew them may deadlock on
-                # InnoDB (gap locks of the fill_gaps claim): then it runs again.
-                seqs = sequencing.manager(session)
-                if (i + j) % 2:
-                    held = seqs.reserve("q", 2)
-                    kept = seqs.finalize(held.id, [held.numbers[0]])
-                    seqs.release(held.id, [held.numbers[1]])
-                    return kept
-                return [seqs.generate("q")]
-
-            mine += run_in_transaction(sessions, draw, attempts=10)
-        return mine
-
-    used = [n for result in run_together(4, work) for n in result]
+    used = [n for numbers in commit_in_threads(4, 5, sessions, draw, attempts=10) for n in numbers]
     assert len(used) == len(set(used))
     with tx() as seqs:
         free = seqs.gap_report("q")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sa_sequencing import run_in_transaction
 
 
 def run_together(count: int, work: Callable[[int], Any]) -> list[Any]:
@@ -29,3 +34,34 @@ def run_together(count: int, work: Callable[[int], Any]) -> list[Any]:
     if errors:
         raise errors[0]
     return results
+
+
+class Cancelled(Exception):
+    """Raised by the work of :func:`commit_in_threads` to roll its transaction back on
+    purpose."""
+
+
+def commit_in_threads(
+    count: int,
+    rounds: int,
+    sessions: Callable[[], Session],
+    work: Callable[[int, int, Session], Any],
+    **retry: Any,
+) -> list[Any]:
+    """Run ``rounds`` transactions in each of ``count`` threads released at once: each
+    runs ``work(thread, round, session)`` under :func:`~sa_sequencing.run_in_transaction`
+    (``retry``: its ``attempts`` and ``backoff``), which runs a deadlock victim again.
+    Return what the committed transactions returned, thread by thread; one whose work
+    raised :class:`Cancelled` was rolled back and returns nothing."""
+
+    def run(thread: int) -> list[Any]:
+        committed = []
+        for round_ in range(rounds):
+            try:
+                attempt = functools.partial(work, thread, round_)
+                committed.append(run_in_transaction(sessions, attempt, **retry))
+            except Cancelled:
+                continue
+        return committed
+
+    return [result for results in run_together(count, run) for result in results]

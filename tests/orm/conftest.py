@@ -10,27 +10,21 @@ import pytest
 import sqlalchemy as sa
 from orm_models import ORM_SEQUENCING
 from orm_models import OrmBase
+from schemas import empty_tables
+from schemas import fresh_schema
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
-
-from sa_sequencing.cache import DefinitionCache
 
 
 @pytest.fixture(scope="session")
 def _orm_schema(engine: sa.Engine) -> Iterator[None]:
-    OrmBase.metadata.drop_all(engine)
-    OrmBase.metadata.create_all(engine)
-    yield
-    OrmBase.metadata.drop_all(engine)
+    yield from fresh_schema(engine, OrmBase.metadata)
 
 
 @pytest.fixture
 def orm(engine: sa.Engine, _orm_schema: None) -> sessionmaker[Session]:
     """A sessionmaker on clean ORM tables."""
-    with engine.begin() as conn:
-        for table in reversed(OrmBase.metadata.sorted_tables):
-            conn.execute(table.delete())
-    ORM_SEQUENCING.allocator.cache = DefinitionCache()
+    empty_tables(engine, OrmBase.metadata.sorted_tables, ORM_SEQUENCING)
     return sessionmaker(engine, expire_on_commit=False)
 
 
