@@ -53,6 +53,7 @@ from .placement import pattern_for
 from .placement import render
 from .planning import capacity_of
 from .planning import plan_allocation
+from .repositories import ledger_row
 from .types import utcnow
 from .versions import VersionCache
 
@@ -73,6 +74,19 @@ class Issued(NamedTuple):
     period: str
     reclaimed: bool = False
     """Served from the gap registry (``fill_gaps``) rather than the counter."""
+
+
+class Draw(NamedTuple):
+    """What a caller asked for: ``quantity`` numbers of sequence ``name`` in ``scope``
+    (its stored key), for documents with ``context`` dated ``day``, drawn by
+    ``performed_by``."""
+
+    name: str
+    scope: str
+    quantity: int
+    context: Mapping[str, object] | None
+    day: date | datetime | None
+    performed_by: str | None
 
 
 class Allocator:
@@ -144,20 +158,19 @@ class Allocator:
         definition = self.definition(conn, name, scope_key)
         if definition.is_locked:
             raise _locked(definition, scope_key)
+        draw = Draw(name, scope_key, count, context, day, performed_by)
         reclaimed: list[Issued] = []
         if definition.gap_policy.fills_gaps:
             # fill_gaps: free gaps are served before the counter moves.
-            reclaimed = self.gap_pool.serve(
-                conn, definition, scope_key, count, context, day, performed_by
-            )
-            count -= len(reclaimed)
-            if not count:
+            reclaimed = self.gap_pool.serve(conn, definition, draw)
+            if len(reclaimed) == count:
                 return reclaimed
+            draw = draw._replace(quantity=count - len(reclaimed))
         issued = None
         if self._fast_path_fits(definition):
-            issued = self._fast(conn, definition, scope_key, count, context, day, performed_by)
+            issued = self._fast(conn, definition, draw)
         if issued is None:
-            issued = self._slow(conn, name, scope_key, count, context, day, performed_by)
+            issued = self._slow(conn, draw)
         self.overflow.check(conn, definition, scope_key, issued, day, performed_by)
         return reclaimed + issued
 
@@ -169,16 +182,10 @@ class Allocator:
         )
 
     def _fast(
-        self,
-        conn: Connection,
-        definition: SequenceDefinition,
-        scope: str,
-        count: int,
-        context: Mapping[str, object] | None,
-        day_input: date | datetime | None,
-        performed_by: str | None,
+        self, conn: Connection, definition: SequenceDefinition, draw: Draw
     ) -> list[Issued] | None:
-        placed = self.placements.place(definition, scope, day_input, context)
+        scope, count, performed_by = draw.scope, draw.quantity, draw.performed_by
+        placed = self.placements.place(definition, scope, draw.day, draw.context)
         strategy = self.sequencing.strategy(conn)
         spec = AuditSpec(
             definition.name,
@@ -228,16 +235,8 @@ class Allocator:
             self._write_audit(conn, definition, scope, issued, [], placed.data, performed_by, now)
         return issued
 
-    def _slow(
-        self,
-        conn: Connection,
-        name: str,
-        scope: str,
-        count: int,
-        context: Mapping[str, object] | None,
-        day_input: date | datetime | None,
-        performed_by: str | None,
-    ) -> list[Issued]:
+    def _slow(self, conn: Connection, draw: Draw) -> list[Issued]:
+        name, scope, count, context, day_input, performed_by = draw
         definition = self.load(conn, name, scope, shared_lock=True)
         if definition.is_locked:
             raise _locked(definition, scope)
@@ -337,31 +336,32 @@ class Allocator:
         performed_by: str | None,
         now: datetime,
     ) -> None:
-        rows: list[dict[str, Any]] = [
-            {
-                "sequence_name": definition.name,
-                "scope": scope,
-                "event": event,
-                "number": None,
-                "counter_value": None,
-                "data": details,
-                "performed_by": performed_by,
-                "created_at": now,
-            }
+        name = definition.name
+        rows = [
+            ledger_row(
+                name,
+                scope,
+                event,
+                number=None,
+                counter_value=None,
+                data=details,
+                performed_by=performed_by,
+                created_at=now,
+            )
             for event, details in events
         ]
         if definition.audit_numbers:
             rows.extend(
-                {
-                    "sequence_name": definition.name,
-                    "scope": scope,
-                    "event": "number_generated",
-                    "number": item.number,
-                    "counter_value": item.value,
-                    "data": data,
-                    "performed_by": performed_by,
-                    "created_at": now,
-                }
+                ledger_row(
+                    name,
+                    scope,
+                    "number_generated",
+                    number=item.number,
+                    counter_value=item.value,
+                    data=data,
+                    performed_by=performed_by,
+                    created_at=now,
+                )
                 for item in issued
             )
         if rows:

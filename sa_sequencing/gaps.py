@@ -28,7 +28,6 @@ the registry (one indexed statement per allocation, see :class:`GapPool`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
@@ -54,9 +53,8 @@ from .repositories import snapshot
 from .types import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from .allocation import Allocator
+    from .allocation import Draw
     from .allocation import Issued
 
 __all__ = ["GAP_REASONS", "Gap", "GapPool", "GapRepository"]
@@ -200,23 +198,15 @@ class GapPool:
         ).first()
         return None if row is None else (row.value, row.cycle)
 
-    def serve(
-        self,
-        conn: Connection,
-        definition: SequenceDefinition,
-        scope: str,
-        count: int,
-        context: Mapping[str, object] | None,
-        day_input: date | datetime | None,
-        performed_by: str | None,
-    ) -> list[Issued]:
-        """Claim up to ``count`` free gaps and issue their numbers (possibly none)."""
+    def serve(self, conn: Connection, definition: SequenceDefinition, draw: Draw) -> list[Issued]:
+        """Claim up to ``draw.quantity`` free gaps and issue their numbers (possibly none)."""
         from .allocation import Issued
         from .allocation import _audit_data
         from .allocation import _locked
 
         allocator = self.allocator
-        day, period, pattern, _ = allocator._place(definition, scope, day_input, context)
+        scope, count, context = draw.scope, draw.quantity, draw.context
+        day, period, pattern, _ = allocator._place(definition, scope, draw.day, context)
         params = {"sequence_id": definition.id, "scope": scope, "period": period}
         first = conn.execute(self._lowest, params).first()
         if first is None:
@@ -254,7 +244,7 @@ class GapPool:
         if not rows:
             return []
         data = _audit_data(period, day, context)
-        self._audit(conn, definition, scope, rows, issued, data, performed_by)
+        self._audit(conn, definition, scope, rows, issued, data, draw.performed_by)
         return issued
 
     def _audit(
