@@ -13,7 +13,8 @@ For every database, each round runs, in rotating order, one transaction of each:
 It prints the median time of each over the rounds and, for each hook method, the
 median over the rounds of its ratio to ``by hand`` *in the same round*: pairing the
 methods round by round cancels the drift of a shared machine (background writes,
-vacuum, checkpoints) that a ratio of two medians taken from different rounds keeps.  The target is at most 1.15x for the hook's own cost.
+vacuum, checkpoints) that a ratio of two medians taken from different rounds
+keeps.  The target is at most 1.15x.
 Every hook round is checked: the objects hold exactly ``B-1`` .. ``B-N`` in insert
 order.
 
@@ -78,9 +79,9 @@ def url_for(backend: str, sqlite_file: str) -> str:
 def reset(engine: sa.Engine) -> None:
     """Empty the tables a round writes.
 
-    On the servers by ``TRUNCATE``, and on PostgreSQL a ``CHECKPOINT`` after it: a
-    ``DELETE`` of the last round's 20,000 rows would leave dead rows for vacuum
-    (InnoDB: purge) to clean up in the background during the next round.
+    On the servers by ``TRUNCATE``, as ``generate.py`` does: a ``DELETE`` of the last
+    round's 20,000 rows would leave dead rows for vacuum (InnoDB: purge) to clean up
+    in the background during the next round.
     """
     tables = [Doc.__table__, SEQUENCING.tables.counters, SEQUENCING.tables.audits]
     name = engine.dialect.name
@@ -93,9 +94,6 @@ def reset(engine: sa.Engine) -> None:
             conn.exec_driver_sql(
                 f"TRUNCATE TABLE {engine.dialect.identifier_preparer.format_table(table)}"
             )
-    if name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("CHECKPOINT")
 
 
 def one_flush(engine: sa.Engine, count: int, kind: str, by_hand: bool) -> float:
