@@ -21,7 +21,7 @@ order.
 Usage::
 
     python bench/flush.py [--backends sqlite,postgresql,mysql] [--objects 10000]
-                          [--rounds 5]
+                          [--rounds 9]
 
 Server URLs come from ``SA_SEQUENCING_TEST_POSTGRESQL_URL`` and
 ``SA_SEQUENCING_TEST_MYSQL_URL``; SQLite uses a temporary file.  The tables are
