@@ -116,12 +116,18 @@ class GapRepository(_Repository):
             "performed_by": performed_by,
             "created_at": utcnow(),
         }
-        reopened = conn.execute(
-            update(g)
-            .where(*matching(g, **key), g.c.status == FILLED)
-            .values(**gap, filled_at=None, filled_number=None)
-        ).rowcount
-        if not reopened:
+        # A plain read, not an UPDATE that may find no row: on InnoDB that takes a gap
+        # lock, and two transactions holding one on the same empty range deadlock on
+        # their INSERTs (void, release and expiry run concurrently).
+        status = conn.execute(select(g.c.status).where(*matching(g, **key))).scalar()
+        if (
+            status != FILLED
+            or not conn.execute(
+                update(g)
+                .where(*matching(g, **key), g.c.status == FILLED)
+                .values(**gap, filled_at=None, filled_number=None)
+            ).rowcount
+        ):
             conn.execute(insert(g).values(**key, **gap))
 
     def find(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 from threads import commit_in_threads
 from threads import run_together
 
@@ -242,3 +244,34 @@ def test_concurrent_generators_and_voids_never_duplicate(tx, sessions, sequencin
         initial = [f"PO-{v:04d}" for v in range(1, 9)]
     # every value up to the counter is either kept, one of the first eight, or a gap
     assert sorted(kept + initial + gaps) == [f"PO-{v:04d}" for v in range(1, counter + 1)]
+
+
+def test_concurrent_voids_into_one_empty_range_do_not_deadlock(
+    engine, backend, tx, sessions, sequencing
+):
+    """Two transactions registering gaps side by side: both have looked the number up
+    before either inserts it.  An UPDATE that finds no row takes an InnoDB gap lock, so
+    looking up with one made the two inserts wait for each other (error 1213)."""
+    if backend == "sqlite":
+        pytest.skip("SQLite locks the whole database: the second void waits for the first")
+    with tx() as seqs:
+        seqs.define("inv", "INV-{COUNTER:4}", gap_policy="report_gaps_only")
+        numbers = seqs.generate_many("inv", 4)
+    gaps_table = sequencing.tables.gaps.name
+    both_looked_up = threading.Barrier(2)
+
+    def before_insert(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(f"INSERT INTO {gaps_table.upper()}"):
+            both_looked_up.wait(timeout=10)
+
+    def void(i: int) -> None:
+        with sessions() as session, session.begin():
+            sequencing.manager(session).void("inv", numbers[1 + i], performed_by=f"clerk{i}")
+
+    sa.event.listen(engine, "before_cursor_execute", before_insert)
+    try:
+        run_together(2, void)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before_insert)
+    with tx() as seqs:
+        assert seqs.gap_report("inv") == [numbers[1], numbers[2]]
