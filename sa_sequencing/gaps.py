@@ -235,6 +235,7 @@ class GapPool:
             return {"status": FILLED, "filled_at": utcnow(), "filled_number": numbers[row.id]}
 
         g = self.tables.gaps
+        strategy = allocator.sequencing.strategy(conn)
         rows = claim_rows(
             conn,
             g,
@@ -242,7 +243,8 @@ class GapPool:
             order_by=[g.c.cycle, g.c.value],
             limit=count,
             values=fill,
-            skip_locked=allocator.sequencing.strategy(conn).supports_skip_locked,
+            skip_locked=strategy.supports_skip_locked,
+            gap_locks=strategy.locks_index_gaps,
         )
         issued = [
             Issued(numbers[row.id], row.value, row.cycle, period, reclaimed=True) for row in rows

@@ -34,11 +34,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from typing import Any
 
+from sqlalchemy import String
 from sqlalchemy import insert
+from sqlalchemy import literal
 from sqlalchemy import select
-from sqlalchemy import update
 
 from .claims import claim_rows
+from .claims import update_by_id
 from .definitions import SequenceDefinition
 from .dialects.base import _Savepoint
 from .errors import ReservationError
@@ -104,30 +106,51 @@ class ReservationRepository(_Repository):
             ],
         )
 
-    def rows(self, reservation_id: str, *, for_update: bool = False) -> list[Row[Any]]:
-        """The numbers of a reservation with their sequence's name, in counter order."""
+    def rows(
+        self, reservation_id: str, *, for_update: bool = False, gap_locks: bool = False
+    ) -> list[Row[Any]]:
+        """The numbers of a reservation with their sequence's name, in counter order;
+        ``for_update``: locked, as they are now."""
         r, s = self.tables.reservations, self.tables.sequences
+        order = (r.c.period, r.c.cycle, r.c.value)
         stmt = (
             select(r, s.c.name.label("sequence_name"))
             .join(s, s.c.id == r.c.sequence_id)
             .where(r.c.reservation_id == reservation_id)
-            .order_by(r.c.period, r.c.cycle, r.c.value)
+            .order_by(*order)
         )
-        if for_update:
-            stmt = stmt.with_for_update(of=r)
-        return list(self.connection.execute(stmt))
+        if not for_update:
+            return list(self.connection.execute(stmt))
+        if not gap_locks:
+            return list(self.connection.execute(stmt.with_for_update(of=r)))
+        # InnoDB: MariaDB has no FOR UPDATE OF, so the join would lock the definition's
+        # row too (every generator of the sequence waits for it), and a locking read
+        # through the reservation_id index locks that index's gaps.  Find the rows with
+        # plain reads, then lock them through their primary key alone.
+        found = self.connection.execute(
+            select(r.c.id, s.c.name)
+            .join(s, s.c.id == r.c.sequence_id)
+            .where(r.c.reservation_id == reservation_id)
+        ).all()
+        if not found:
+            return []
+        name = literal(found[0].name, String).label("sequence_name")
+        locked = (
+            select(r, name)
+            .where(r.c.id.in_([row.id for row in found]))
+            .order_by(*order)
+            .with_for_update()
+        )
+        return list(self.connection.execute(locked))
 
-    def close(self, ids: list[int], status: str) -> bool:
+    def close(self, ids: list[int], status: str, *, gap_locks: bool = False) -> bool:
         """Move still-reserved rows to ``status``; False (nothing changed) if another
         transaction closed one of them first."""
         r = self.tables.reservations
         conn = self.connection
         with _Savepoint(conn) as rollback:
-            done = conn.execute(
-                update(r)
-                .where(r.c.id.in_(ids), r.c.status == RESERVED)
-                .values(status=status, closed_at=utcnow())
-            ).rowcount
+            values = {"status": status, "closed_at": utcnow()}
+            done = update_by_id(conn, r, ids, values, r.c.status == RESERVED, one_by_one=gap_locks)
             if done != len(ids):
                 rollback()
                 return False
@@ -141,7 +164,9 @@ class ReservationRepository(_Repository):
             r.c.expires_at > now,
         )
 
-    def claim_expired(self, now: datetime, *, skip_locked: bool) -> list[Row[Any]]:
+    def claim_expired(
+        self, now: datetime, *, skip_locked: bool, gap_locks: bool = False
+    ) -> list[Row[Any]]:
         """Mark every reserved number whose time ran out ``expired`` and return those this
         transaction claimed."""
         r = self.tables.reservations
@@ -153,6 +178,7 @@ class ReservationRepository(_Repository):
             limit=None,
             values={"status": EXPIRED, "closed_at": now},
             skip_locked=skip_locked,
+            gap_locks=gap_locks,
         )
 
 
@@ -235,7 +261,8 @@ class ReservationsMixin(ManagerParts):
         if not isinstance(reservation_id, str):
             raise TypeError(f"reservation_id must be a str, not {type(reservation_id).__name__}")
         wanted = _numbers(numbers)
-        rows = self.reservations.rows(reservation_id, for_update=True)
+        gap_locks = self.sequencing.strategy(self._connection).locks_index_gaps
+        rows = self.reservations.rows(reservation_id, for_update=True, gap_locks=gap_locks)
         if not rows:
             raise ReservationError(
                 f"reservation {reservation_id!r} is unknown: check the id that reserve() "
@@ -263,7 +290,7 @@ class ReservationsMixin(ManagerParts):
                     f"{where}: {row.number!r} expired at {row.expires_at:%Y-%m-%d %H:%M:%S} UTC "
                     "and can no longer be finalized; reserve again"
                 )
-        if not self.reservations.close([row.id for row in rows], status):
+        if not self.reservations.close([row.id for row in rows], status, gap_locks=gap_locks):
             raise error(f"{where} was closed by another transaction meanwhile; look again")
         if status == RELEASED:
             self._record_gaps(rows, RELEASED, performed_by)
@@ -286,8 +313,10 @@ class ReservationsMixin(ManagerParts):
         elif not isinstance(now, datetime) or now.tzinfo is None:
             raise TypeError("now must be an aware datetime.datetime (or None for the time now)")
         conn = self._connection
-        skip_locked = self.sequencing.strategy(conn).supports_skip_locked
-        rows = self.reservations.claim_expired(now, skip_locked=skip_locked)
+        strategy = self.sequencing.strategy(conn)
+        rows = self.reservations.claim_expired(
+            now, skip_locked=strategy.supports_skip_locked, gap_locks=strategy.locks_index_gaps
+        )
         if not rows:
             return 0
         self._record_gaps(rows, EXPIRED, performed_by)

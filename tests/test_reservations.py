@@ -165,8 +165,10 @@ def test_reserved_numbers_are_never_issued_twice(tx, sessions, sequencing):
         seqs.define("q", "Q-{COUNTER:4}", gap_policy="fill_gaps")
 
     def draw(i: int, j: int, session) -> list[str]:
-        # Giving numbers back in the transaction that drew them may deadlock on InnoDB
-        # (gap locks of the fill_gaps claim): then it runs again.
+        # Giving numbers back in the transaction that drew them may deadlock on MariaDB:
+        # when FOR UPDATE SKIP LOCKED passes over a gap another transaction is taking,
+        # it locks the gap after it, where the next registered gap goes.  The victim
+        # runs again.
         seqs = sequencing.manager(session)
         if (i + j) % 2:
             held = seqs.reserve("q", 2)

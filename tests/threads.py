@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from sa_sequencing import run_in_transaction
@@ -65,3 +68,22 @@ def commit_in_threads(
         return committed
 
     return [result for results in run_together(count, run) for result in results]
+
+
+@contextlib.contextmanager
+def meet_before(engine: sa.Engine, statement_start: str, *, parties: int) -> Iterator[None]:
+    """Within the block, every statement on ``engine`` that starts with
+    ``statement_start`` waits until ``parties`` threads are about to run one: all of
+    them have done everything that comes before it, in their open transactions."""
+    meeting = threading.Barrier(parties)
+    start = statement_start.upper()
+
+    def wait(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if statement.lstrip().upper().startswith(start):
+            meeting.wait(timeout=10)
+
+    sa.event.listen(engine, "before_cursor_execute", wait)
+    try:
+        yield
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", wait)

@@ -116,6 +116,8 @@ class CounterStrategy(LedgerWriter):
     __dialect__: ClassVar[str] = "default"
     #: whether ``FOR UPDATE SKIP LOCKED`` can be used
     supports_skip_locked: ClassVar[bool] = False
+    #: whether a locking read locks the gaps of the index ranges it scans (InnoDB)
+    locks_index_gaps: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)

@@ -67,6 +67,7 @@ __all__ = ["MySQLCounterStrategy"]
 
 class MySQLCounterStrategy(CounterStrategy):
     __dialect__ = "mysql"
+    locks_index_gaps = True
 
     @property
     def supports_skip_locked(self) -> bool:  # type: ignore[override]
