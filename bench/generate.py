@@ -448,10 +448,6 @@ def fmt_rate(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:,.0f}"
 
 
-def fmt_ratio(a: float | None, b: float | None) -> str:
-    return "-" if not a or not b else f"{a / b:.2f}"
-
-
 def bench_backend(backend: Backend, args: argparse.Namespace) -> dict[str, dict[int, Cell]]:
     admin = backend.engine()
     results: dict[str, dict[int, Cell]] = {m: {} for m in METHODS}
@@ -515,6 +511,16 @@ def print_table(backend: Backend, results: dict[str, dict[int, Cell]], threads: 
             f"{LABELS[method]:<{width}}"
             + "".join(f"{fmt_rate(rate(method, n)):>12}" for n in threads)
         )
+
+    def paired(a: str, b: str, n: int) -> float | None:
+        """The median over the rounds of a's rate / b's rate in the same round: slices
+        of one round ran back to back, so drift on the machine cancels out."""
+        ca, cb = results[a].get(n), results[b].get(n)
+        if ca is None or cb is None or not (ca.ok and cb.ok):
+            return None
+        pairs = [x.rate / y.rate for x, y in zip(ca.slices, cb.slices, strict=True) if y.rate]
+        return statistics.median(pairs) if pairs else None
+
     ratios = [
         ("sa_sequencing / SQLAlchemy floor", "sa_audit", "floor"),
         ("  (audit off) / SQLAlchemy floor", "sa_noaudit", "floor"),
@@ -522,10 +528,11 @@ def print_table(backend: Backend, results: dict[str, dict[int, Cell]], threads: 
         ("sa_sequencing / raw driver", "sa_audit", "raw"),
     ]
     for label, a, b in ratios:
-        print(
-            f"{label:<{width}}"
-            + "".join(f"{fmt_ratio(rate(a, n), rate(b, n)):>12}" for n in threads)
-        )
+        cells = []
+        for n in threads:
+            r = paired(a, b, n)
+            cells.append(f"{'n/a' if r is None else f'{r:.2f}':>12}")
+        print(f"{label:<{width}}" + "".join(cells))
     one = rate("sa_audit", 1)
     floor = rate("floor", 1)
     if one and floor:
@@ -536,8 +543,7 @@ def print_table(backend: Backend, results: dict[str, dict[int, Cell]], threads: 
     for method in ("sa_audit", "sa_noaudit"):
         verdicts = []
         for n in (t for t in threads if t <= 4):
-            a, b = rate(method, n), rate("floor", n)
-            ratio = a / b if a and b else None
+            ratio = paired(method, "floor", n)
             if ratio is None:
                 verdicts.append(f"{n} thr n/a")
             else:
