@@ -62,8 +62,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Allocator", "Issued"]
 
-_audit_data = audit_data  # the name batch.py and gaps.py import
-
 
 class Issued(NamedTuple):
     """One number drawn from a counter (a tuple: a flush makes thousands)."""

@@ -40,13 +40,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from .allocation import Issued
-from .allocation import _audit_data
 from .allocation import _check_count
 from .definitions import normalize_name
 from .definitions import normalize_scope
 from .errors import SequencingError
 from .periods import document_day
 from .periods import period_key
+from .placement import audit_data
 
 if TYPE_CHECKING:
     from .allocation import Allocator
@@ -281,7 +281,7 @@ def allocate_each(
                 "b_old": item.number,
                 "b_value": item.value,
                 "b_number": number,
-                "b_data": _audit_data(item.period, day, context),
+                "b_data": audit_data(item.period, day, context),
             }
         )
     if reworded and definition.audit_numbers:

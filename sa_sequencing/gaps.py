@@ -44,6 +44,7 @@ from sqlalchemy.engine import Connection
 
 from .claims import claim_rows
 from .definitions import SequenceDefinition
+from .placement import audit_data
 from .repositories import _Repository
 from .repositories import count_rows
 from .repositories import issued_number_key
@@ -207,7 +208,6 @@ class GapPool:
     def serve(self, conn: Connection, definition: SequenceDefinition, draw: Draw) -> list[Issued]:
         """Claim up to ``draw.quantity`` free gaps and issue their numbers (possibly none)."""
         from .allocation import Issued
-        from .allocation import _audit_data
         from .allocation import _locked
 
         allocator = self.allocator
@@ -251,7 +251,7 @@ class GapPool:
         ]
         if not rows:
             return []
-        data = _audit_data(period, day, context)
+        data = audit_data(period, day, context)
         self._audit(conn, definition, scope, rows, issued, data, draw.performed_by)
         return issued
 
