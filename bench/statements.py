@@ -37,8 +37,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from generate import DEFAULT_URLS
-from generate import URL_ENV
+from flush import url_for
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -142,12 +141,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
         for backend in args.backends.split(","):
-            if backend == "sqlite":
-                url = f"sqlite:///{os.path.join(tmp, 'statements.db')}"
-            else:
-                url = os.environ.get(URL_ENV[backend]) or DEFAULT_URLS[backend]
             print(f"{backend}:")
-            results[backend] = measure(url, args.numbers)
+            results[backend] = measure(
+                url_for(backend, os.path.join(tmp, "stmt.db")), args.numbers
+            )
         print(f"\nraw driver, median us per number in its own transaction ({args.numbers} each)")
         print(f"{'database':<12}{'floor':>8}{'audit off':>18}{'audit on':>18}")
         for backend, medians in results.items():
