@@ -33,7 +33,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Row
 
-__all__ = ["claim_rows", "update_by_id"]
+__all__ = ["claim_rows", "lock_by_id", "update_by_id"]
 
 
 def claim_rows(
@@ -112,16 +112,26 @@ def _lock_by_id(
         if not ids:
             break
         tried += ids
-        locked = (
-            select(table)
-            .where(table.c.id.in_(ids), *where)
-            .order_by(*order_by)
-            .with_for_update(skip_locked=True)
-        )
-        claimed += conn.execute(locked)
+        # one row per statement, as update_by_id does: id IN (...) may be a scan
+        claimed += lock_by_id(conn, select(table).where(*where), table, ids, skip_locked=True)
         if limit is None:
             break
     return claimed
+
+
+def lock_by_id(
+    conn: Connection, query: Any, table: Table, ids: Sequence[Any], *, skip_locked: bool = False
+) -> list[Row[Any]]:
+    """The rows of ``query`` (a select of ``table``) whose ids are ``ids``, in that
+    order, each locked by its own ``SELECT ... WHERE id = ? FOR UPDATE``: an equality on
+    the primary key locks that row alone, where ``id IN (...)`` on a small InnoDB table
+    may be answered with a scan that locks every row it passes.  With ``skip_locked``,
+    rows other transactions hold are left out."""
+    one = query.where(table.c.id == bindparam("locked_id")).with_for_update(
+        skip_locked=skip_locked
+    )
+    rows = (conn.execute(one, {"locked_id": id_}).first() for id_ in ids)
+    return [row for row in rows if row is not None]
 
 
 def update_by_id(

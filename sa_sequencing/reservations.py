@@ -31,12 +31,11 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 from typing import Any
 
-from sqlalchemy import String
 from sqlalchemy import insert
-from sqlalchemy import literal
 from sqlalchemy import select
 
 from .claims import claim_rows
@@ -108,7 +107,7 @@ class ReservationRepository(_Repository):
 
     def rows(
         self, reservation_id: str, *, for_update: bool = False, gap_locks: bool = False
-    ) -> list[Row[Any]]:
+    ) -> list[Any]:
         """The numbers of a reservation with their sequence's name, in counter order;
         ``for_update``: locked, as they are now."""
         r, s = self.tables.reservations, self.tables.sequences
@@ -123,25 +122,21 @@ class ReservationRepository(_Repository):
             return list(self.connection.execute(stmt))
         if not gap_locks:
             return list(self.connection.execute(stmt.with_for_update(of=r)))
-        # InnoDB: MariaDB has no FOR UPDATE OF, so the join would lock the definition's
-        # row too (every generator of the sequence waits for it), and a locking read
-        # through the reservation_id index locks that index's gaps.  Find the rows with
-        # plain reads, then lock them through their primary key alone.
-        found = self.connection.execute(
-            select(r.c.id, s.c.name)
-            .join(s, s.c.id == r.c.sequence_id)
+        # MariaDB has no FOR UPDATE OF: the join would lock the definition's row too,
+        # and every generator of the sequence would wait for it.  Lock the reservation's
+        # rows alone (a plain read could not find them reliably: it shows this
+        # transaction's snapshot, plus the rows it changed itself), then read the name.
+        conn = self.connection
+        locked = conn.execute(
+            select(r)
             .where(r.c.reservation_id == reservation_id)
-        ).all()
-        if not found:
-            return []
-        name = literal(found[0].name, String).label("sequence_name")
-        locked = (
-            select(r, name)
-            .where(r.c.id.in_([row.id for row in found]))
             .order_by(*order)
             .with_for_update()
-        )
-        return list(self.connection.execute(locked))
+        ).all()
+        if not locked:
+            return []
+        name = conn.execute(select(s.c.name).where(s.c.id == locked[0].sequence_id)).scalar_one()
+        return [SimpleNamespace(**row._mapping, sequence_name=name) for row in locked]
 
     def close(self, ids: list[int], status: str, *, gap_locks: bool = False) -> bool:
         """Move still-reserved rows to ``status``; False (nothing changed) if another

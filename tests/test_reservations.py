@@ -184,3 +184,23 @@ def test_reserved_numbers_are_never_issued_twice(tx, sessions, sequencing):
         top = seqs.metrics("q").current_value
     assert not set(free) & set(used)
     assert sorted(used + free) == [f"Q-{v:04d}" for v in range(1, top + 1)]
+
+
+def test_a_reservation_committed_after_the_closing_transaction_began(
+    backend, tx, sessions, sequencing
+):
+    """The closing transaction's snapshot predates the reservation (REPEATABLE READ on
+    MariaDB): it still finds it, and finalizes it."""
+    if backend == "sqlite":
+        pytest.skip("SQLite: one writer at a time, the reservation cannot commit meanwhile")
+    with tx() as seqs:
+        seqs.define("q", "Q-{COUNTER:3}", gap_policy="report_gaps_only")
+    with sessions() as closing, closing.begin():
+        seqs = sequencing.manager(closing)
+        assert seqs.gaps("q") == []  # the snapshot starts here
+        with tx() as other:
+            held = other.reserve("q", 2)
+        assert seqs.finalize(held.id, [held.numbers[0]]) == ["Q-001"]
+        assert seqs.release(held.id) == ["Q-002"]
+    with tx() as seqs:
+        assert seqs.gap_report("q") == ["Q-002"]
