@@ -14,6 +14,7 @@ connection that executes.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ __all__ = ["PreparedStatement"]
 class PreparedStatement:
     """A statement construct compiled for one dialect, executed as driver SQL."""
 
-    __slots__ = ("_defaults", "_names", "_processors", "sql")
+    __slots__ = ("_defaults", "_positional", "_processors", "sql")
 
     _processors: tuple[tuple[str, Callable[[Any], Any]], ...]
     """(name, processor) of the values given per execution that need converting."""
@@ -51,9 +52,13 @@ class PreparedStatement:
         self._processors = tuple(processors.items())
         self._defaults = defaults
         # Positional paramstyles (SQLite's qmark) list names in order, repeats included.
-        self._names: tuple[str, ...] | None = (
-            tuple(compiled.positiontup) if compiled.positional else None
-        )
+        self._positional: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
+        if compiled.positional:
+            names = tuple(compiled.positiontup)
+            if len(names) > 1:
+                self._positional = operator.itemgetter(*names)
+            else:  # itemgetter of one name returns the value itself, of none fails
+                self._positional = lambda params: tuple(params[n] for n in names)
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters for ``values`` (processed as SQLAlchemy would)."""
@@ -62,9 +67,9 @@ class PreparedStatement:
             value = params.get(name)
             if value is not None:
                 params[name] = process(value)
-        if self._names is None:
+        if self._positional is None:
             return params
-        return tuple(params[name] for name in self._names)
+        return self._positional(params)
 
     def execute(
         self, conn: Connection, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]
