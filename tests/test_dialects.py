@@ -302,3 +302,25 @@ def test_a_long_run_of_numbers_is_audited_number_by_number(tx, sequencing):
     assert [e.counter_value for e in rows] == list(range(1, 1502))
     assert {e.performed_by for e in rows[1:]} == {"batch"}
     assert all(e.data == {"date": rows[0].data["date"]} for e in rows)
+
+
+def test_nested_savepoints_keep_their_own_names(engine, tx, sequencing, sessions):
+    """A savepoint inside another rolls back and releases only its own work (on MySQL a
+    SAVEPOINT of the same name would replace the outer one, whose RELEASE then fails)."""
+    from sa_sequencing.dialects.base import _Savepoint
+
+    with tx() as seqs:
+        seqs.define("outer", "O-{COUNTER}")
+        seqs.define("inner", "I-{COUNTER}")
+    with sessions() as session, session.begin():
+        seqs = sequencing.manager(session)
+        conn = session.connection()
+        with _Savepoint(conn):
+            seqs.generate("outer")
+            with _Savepoint(conn) as rollback:
+                seqs.generate("inner")
+                rollback()
+            seqs.generate("outer")
+    with tx() as seqs:
+        assert seqs.preview("outer") == "O-3"
+        assert seqs.preview("inner") == "I-1"

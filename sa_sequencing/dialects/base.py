@@ -353,9 +353,12 @@ class _Busy(Exception):
 class _Savepoint:
     """A raw savepoint, invisible to the Session's own transaction bookkeeping."""
 
+    _DEPTH = "sa_sequencing.savepoint_depth"
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.rolled_back = False
+        self.name = "sa_sequencing"
 
     def __enter__(self) -> Callable[[], None]:
         raw = self.conn.connection.dbapi_connection
@@ -363,23 +366,29 @@ class _Savepoint:
             # Python's sqlite3 opens its transaction lazily; a SAVEPOINT outside one
             # would start its own, and releasing it would commit the caller's work.
             self.conn.exec_driver_sql("BEGIN")
-        self.conn.exec_driver_sql("SAVEPOINT sa_sequencing")
+        # One name per nesting level: on MySQL a SAVEPOINT replaces an outer one of
+        # the same name, whose RELEASE would then fail.
+        depth = self.conn.info.get(self._DEPTH, 0)
+        self.name = f"sa_sequencing_{depth}"
+        self.conn.exec_driver_sql(f"SAVEPOINT {self.name}")
+        self.conn.info[self._DEPTH] = depth + 1
         return self.rollback
 
     def rollback(self) -> None:
-        self.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT sa_sequencing")
+        self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {self.name}")
         self.rolled_back = True
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.conn.info[self._DEPTH] -= 1
         if exc_type is None:
-            self.conn.exec_driver_sql("RELEASE SAVEPOINT sa_sequencing")
+            self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {self.name}")
             return
         # A deadlock may have rolled back the whole transaction, savepoint included:
         # then cleaning up fails too, and the original error is the one to report.
         with contextlib.suppress(DBAPIError):
             if not self.rolled_back:
                 self.rollback()
-            self.conn.exec_driver_sql("RELEASE SAVEPOINT sa_sequencing")
+            self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {self.name}")
 
 
 def registered_strategy(dialect: Dialect) -> type[CounterStrategy]:
