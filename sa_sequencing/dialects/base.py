@@ -155,14 +155,16 @@ class CounterStrategy(LedgerWriter):
                 updated_at=bindparam("now", type_=UTCDateTime),
             )
         )
-        self._insert_empty = insert(c).values(
-            sequence_id=bindparam("k_sequence_id", type_=Integer),
-            scope=bindparam("k_scope", type_=String),
-            period=bindparam("k_period", type_=String),
-            value=bindparam("new_value", type_=BigInteger),
-            cycle=bindparam("new_cycle", type_=Integer),
-            updated_at=bindparam("now", type_=UTCDateTime),
-        )
+        #: the values of a new counter row, for every strategy's create-or-lock statement
+        self.new_counter_row = {
+            "sequence_id": bindparam("k_sequence_id", type_=Integer),
+            "scope": bindparam("k_scope", type_=String),
+            "period": bindparam("k_period", type_=String),
+            "value": bindparam("new_value", type_=BigInteger),
+            "cycle": bindparam("new_cycle", type_=Integer),
+            "updated_at": bindparam("now", type_=UTCDateTime),
+        }
+        self._insert_empty = insert(c).values(self.new_counter_row)
         s = tables.sequences
         self._revision = select(s.c.revision).where(
             s.c.id == bindparam("k_sequence_id", type_=Integer)

@@ -106,16 +106,7 @@ class MySQLCounterStrategy(CounterStrategy):
         )
         self._undo_stmt = update(c).where(self._key_clause).values(value=c.c.value - increment)
         self._create_or_lock = (
-            mysql_insert(c)
-            .values(
-                sequence_id=bindparam("k_sequence_id", type_=Integer),
-                scope=bindparam("k_scope", type_=String),
-                period=bindparam("k_period", type_=String),
-                value=bindparam("new_value", type_=BigInteger),
-                cycle=bindparam("new_cycle", type_=Integer),
-                updated_at=now,
-            )
-            .on_duplicate_key_update(value=c.c.value)
+            mysql_insert(c).values(self.new_counter_row).on_duplicate_key_update(value=c.c.value)
         )
 
     def advance(self, conn: Connection, request: Advance) -> int | None:

@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from sqlalchemy import BigInteger
-from sqlalchemy import Integer
-from sqlalchemy import String
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection
 
@@ -83,14 +81,7 @@ class UpsertCounterStrategy(CounterStrategy):
             c = self.tables.counters
             stmt = self._lock_stmt = (
                 self.dialect_insert(c)
-                .values(
-                    sequence_id=bindparam("k_sequence_id", type_=Integer),
-                    scope=bindparam("k_scope", type_=String),
-                    period=bindparam("k_period", type_=String),
-                    value=bindparam("new_value", type_=BigInteger),
-                    cycle=bindparam("new_cycle", type_=Integer),
-                    updated_at=bindparam("now", type_=UTCDateTime),
-                )
+                .values(self.new_counter_row)
                 .on_conflict_do_update(
                     index_elements=[c.c.sequence_id, c.c.scope, c.c.period],
                     set_={"value": c.c.value},
