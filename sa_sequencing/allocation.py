@@ -46,10 +46,8 @@ from .errors import SequenceNotFoundError
 from .errors import describe
 from .gaps import GapPool
 from .overflow import OverflowWatch
-from .patterns import Pattern
 from .placement import PlacementCache
 from .placement import audit_data
-from .placement import pattern_for
 from .placement import render
 from .planning import capacity_of
 from .planning import plan_allocation
@@ -239,7 +237,8 @@ class Allocator:
         if definition.is_locked:
             raise _locked(definition, scope)
         # Placing the number renders it once: a bad context fails before any write.
-        day, period, pattern, _ = self._place(definition, scope, day_input, context)
+        placed = self.placements.place(definition, scope, day_input, context)
+        day, period, pattern = placed.day, placed.period, placed.pattern
         strategy = self.sequencing.strategy(conn)
         now = utcnow()
         key = CounterKey(definition.id, scope, period)
@@ -254,7 +253,7 @@ class Allocator:
         strategy.write_counter(conn, key, plan.state, now=now)
         issued = [
             Issued(
-                self.render(definition, pattern, scope, day, context, value, cycle),
+                render(definition, pattern, scope, day, context, value, cycle),
                 value,
                 cycle,
                 period,
@@ -287,12 +286,13 @@ class Allocator:
         definition = self.load(conn, name, scope_key)
         if definition.is_locked:
             raise _locked(definition, scope_key)
-        the_day, period, pattern, _ = self._place(definition, scope_key, day, context)
+        placed = self.placements.place(definition, scope_key, day, context)
+        the_day, period, pattern = placed.day, placed.period, placed.pattern
         if definition.gap_policy.fills_gaps:
             gap = self.gap_pool.lowest(conn, definition, scope_key, period)
             if gap is not None:
                 value, cycle = gap
-                text = self.render(definition, pattern, scope_key, the_day, context, value, cycle)
+                text = render(definition, pattern, scope_key, the_day, context, value, cycle)
                 return Issued(text, value, cycle, period, reclaimed=True)
         strategy = self.sequencing.strategy(conn)
         state = strategy.read_counter(conn, CounterKey(definition.id, scope_key, period))
@@ -300,26 +300,8 @@ class Allocator:
             definition, state, 1, capacity_of(definition, pattern), scope=scope_key
         )
         value, cycle = plan.values[0]
-        number = self.render(definition, pattern, scope_key, the_day, context, value, cycle)
+        number = render(definition, pattern, scope_key, the_day, context, value, cycle)
         return Issued(number, value, cycle, period)
-
-    # -- rendering (see :mod:`.placement`) --------------------------------------------
-
-    def _place(
-        self,
-        definition: SequenceDefinition,
-        scope: str,
-        day_input: date | datetime | None,
-        context: Mapping[str, object] | None,
-    ) -> tuple[date, str, Pattern, tuple[str, int | None, str]]:
-        """Where a number drawn now belongs: its document day, counter period, pattern,
-        and the rendered text around the counter (which checks the context)."""
-        placed = self.placements.place(definition, scope, day_input, context)
-        parts = (placed.prefix, placed.width, placed.suffix)
-        return placed.day, placed.period, placed.pattern, parts
-
-    pattern_for = staticmethod(pattern_for)
-    render = staticmethod(render)
 
     # -- audit and errors ----------------------------------------------------------
 

@@ -47,6 +47,8 @@ from .errors import SequencingError
 from .periods import document_day
 from .periods import period_key
 from .placement import audit_data
+from .placement import pattern_for
+from .placement import render
 
 if TYPE_CHECKING:
     from .allocation import Allocator
@@ -153,9 +155,7 @@ class Batch:
         day = document_day(day_input, definition.zone)
         period = period_key(definition.reset_period, day, definition.fiscal_year_start)
         # Rendering the text around the counter checks the context now, before any write.
-        allocator.render(
-            definition, allocator.pattern_for(definition, day), scope_key, day, context, 1, 1
-        )
+        render(definition, pattern_for(definition, day), scope_key, day, context, 1, 1)
         group_key = (id(allocator), name, scope_key, period)
         group = self.groups.get(group_key)
         if group is None:
@@ -270,10 +270,8 @@ def allocate_each(
         if (context, day) == wanted[0]:
             rendered.append(item)
             continue
-        pattern = allocator.pattern_for(definition, day)
-        number = allocator.render(
-            definition, pattern, scope_key, day, context, item.value, item.cycle
-        )
+        pattern = pattern_for(definition, day)
+        number = render(definition, pattern, scope_key, day, context, item.value, item.cycle)
         rendered.append(Issued(number, item.value, item.cycle, item.period))
         # the audit row was written with the first number's context and date
         reworded.append(

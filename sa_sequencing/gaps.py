@@ -45,6 +45,8 @@ from sqlalchemy.engine import Connection
 from .claims import claim_rows
 from .definitions import SequenceDefinition
 from .placement import audit_data
+from .placement import pattern_for
+from .placement import render
 from .repositories import _Repository
 from .repositories import count_rows
 from .repositories import issued_number_key
@@ -212,7 +214,8 @@ class GapPool:
 
         allocator = self.allocator
         scope, count, context = draw.scope, draw.quantity, draw.context
-        day, period, pattern, _ = allocator._place(definition, scope, draw.day, context)
+        placed = allocator.placements.place(definition, scope, draw.day, context)
+        day, period, pattern = placed.day, placed.period, placed.pattern
         params = {"sequence_id": definition.id, "scope": scope, "period": period}
         first = conn.execute(self._lowest, params).first()
         if first is None:
@@ -225,11 +228,11 @@ class GapPool:
             definition = allocator.load(conn, definition.name, scope)
             if definition.is_locked:
                 raise _locked(definition, scope)
-            pattern = allocator.pattern_for(definition, day)
+            pattern = pattern_for(definition, day)
         numbers: dict[int, str] = {}
 
         def fill(row: Any) -> dict[str, Any]:
-            numbers[row.id] = allocator.render(
+            numbers[row.id] = render(
                 definition, pattern, scope, day, context, row.value, row.cycle
             )
             return {"status": FILLED, "filled_at": utcnow(), "filled_number": numbers[row.id]}

@@ -52,6 +52,7 @@ from .overflow import series_pattern
 from .patterns import Pattern
 from .periods import document_day
 from .periods import period_key
+from .placement import pattern_for
 from .planning import capacity_of
 from .repositories import AuditRepository
 from .repositories import CounterRepository
@@ -323,7 +324,7 @@ class LifecycleMixin(ManagerParts):
         allocator = self.sequencing.allocator
         day = document_day(date, definition.zone)
         period = period_key(definition.reset_period, day, definition.fiscal_year_start)
-        capacity = capacity_of(definition, allocator.pattern_for(definition, day))
+        capacity = capacity_of(definition, pattern_for(definition, day))
         if capacity is not None and value > capacity:
             raise InvalidCounterValueError(
                 f"{where}: {value} does not fit the pattern's capacity of {capacity}; widen "

@@ -24,6 +24,7 @@ from .dialects.base import CounterKey
 from .lifecycle import ManagerParts
 from .periods import document_day
 from .periods import period_key
+from .placement import pattern_for
 from .types import utcnow
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class MetricsMixin(ManagerParts):
         conn = self._connection
         day = document_day(date, definition.zone)
         period = period_key(definition.reset_period, day, definition.fiscal_year_start)
-        pattern = self.sequencing.allocator.pattern_for(definition, day)
+        pattern = pattern_for(definition, day)
         state = self.sequencing.strategy(conn).read_counter(
             conn, CounterKey(definition.id, scope_key, period)
         )

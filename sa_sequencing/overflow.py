@@ -102,6 +102,8 @@ class OverflowWatch:
         day: date | datetime | None,
         performed_by: str | None,
     ) -> None:
+        from .placement import pattern_for  # placement renders series with this module
+
         step = definition.step
         crossing = None
         capacity = None
@@ -109,9 +111,7 @@ class OverflowWatch:
             if item.reclaimed:
                 continue
             if capacity is None:
-                pattern = self.allocator.pattern_for(
-                    definition, document_day(day, definition.zone)
-                )
+                pattern = pattern_for(definition, document_day(day, definition.zone))
                 capacity = pattern.capacity
                 if capacity is None:
                     return
