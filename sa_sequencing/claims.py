@@ -33,7 +33,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Row
 
-__all__ = ["claim_rows", "lock_by_id", "update_by_id"]
+__all__ = ["claim_rows", "update_by_id"]
 
 
 def claim_rows(
@@ -53,84 +53,95 @@ def claim_rows(
 
     ``gap_locks``: the database's locking reads lock the gaps of the ranges they scan
     (InnoDB); the rows are then locked by primary key."""
-    candidates = select(table).where(*where).order_by(*order_by)
-    if skip_locked:
-        if gap_locks:
-            rows = _lock_by_id(conn, table, where, order_by, limit)
-        else:
-            stmt = candidates if limit is None else candidates.limit(limit)
-            rows = list(conn.execute(stmt.with_for_update(skip_locked=True)))
-        if isinstance(values, dict):
-            update_by_id(conn, table, [r.id for r in rows], values, one_by_one=gap_locks)
-        else:
-            for row in rows:
-                conn.execute(update(table).where(table.c.id == row.id).values(**values(row)))
-        return rows
-    claimed: list[Row[Any]] = []
-    tried: set[int] = set()
-    while limit is None or len(claimed) < limit:
-        stmt = candidates
-        if tried:
-            stmt = stmt.where(table.c.id.not_in(tried))
-        if limit is not None:
-            stmt = stmt.limit(limit - len(claimed))
-        rows = list(conn.execute(stmt))
-        if not rows:
-            break
+    if not skip_locked:
+        return _in_batches(
+            conn,
+            table,
+            where,
+            order_by,
+            limit,
+            lambda found: _guarded(conn, table, where, found, values),
+        )
+    if gap_locks:
+        # one row per statement, as update_by_id does: id IN (...) may be a scan
+        locked = select(table).where(*where)
+        rows = _in_batches(
+            conn,
+            table,
+            where,
+            order_by,
+            limit,
+            lambda found: _lock_rows(conn, locked, table, found),
+        )
+    else:
+        stmt = select(table).where(*where).order_by(*order_by)
+        stmt = stmt if limit is None else stmt.limit(limit)
+        rows = list(conn.execute(stmt.with_for_update(skip_locked=True)))
+    if isinstance(values, dict):
+        update_by_id(conn, table, [r.id for r in rows], values, one_by_one=gap_locks)
+    else:
         for row in rows:
-            tried.add(row.id)
-            changes = values if isinstance(values, dict) else values(row)
-            guarded = update(table).where(table.c.id == row.id, *where).values(**changes)
-            if conn.execute(guarded).rowcount == 1:
-                claimed.append(row)
-        if limit is None:
-            break
-    return claimed
+            conn.execute(update(table).where(table.c.id == row.id).values(**values(row)))
+    return rows
 
 
-def _lock_by_id(
+def _guarded(
+    conn: Connection,
+    table: Table,
+    where: Sequence[Any],
+    found: list[Row[Any]],
+    values: dict[str, Any] | Callable[[Row[Any]], dict[str, Any]],
+) -> list[Row[Any]]:
+    """The rows of ``found`` that an ``UPDATE`` re-checking ``where`` could still claim."""
+    taken = []
+    for row in found:
+        changes = values if isinstance(values, dict) else values(row)
+        stmt = update(table).where(table.c.id == row.id, *where).values(**changes)
+        if conn.execute(stmt).rowcount == 1:
+            taken.append(row)
+    return taken
+
+
+def _in_batches(
     conn: Connection,
     table: Table,
     where: Sequence[Any],
     order_by: Sequence[Any],
     limit: int | None,
+    take: Callable[[list[Row[Any]]], list[Row[Any]]],
 ) -> list[Row[Any]]:
-    """Up to ``limit`` rows matching ``where``, locked with ``SKIP LOCKED`` through their
-    primary key after a plain read found them.  The locking read checks ``where``
-    again on the rows' latest versions, so a row another transaction claimed since
-    the plain read's snapshot is not ours; more candidates are read until ``limit``
-    rows are locked or none is left."""
-    claimed: list[Row[Any]] = []
+    """Read candidates with a plain read, lowest first, and ``take`` what can be had of
+    them; read more (the ones not tried yet) until ``limit`` rows are taken or none is
+    left.  Without a limit, one pass takes every candidate there is."""
+    candidates = select(table).where(*where).order_by(*order_by)
+    taken: list[Row[Any]] = []
     tried: list[Any] = []
-    while limit is None or len(claimed) < limit:
-        found = select(table.c.id).where(*where).order_by(*order_by)
-        if tried:
-            found = found.where(table.c.id.not_in(tried))
+    while limit is None or len(taken) < limit:
+        stmt = candidates.where(table.c.id.not_in(tried)) if tried else candidates
         if limit is not None:
-            found = found.limit(limit - len(claimed))
-        ids = list(conn.execute(found).scalars())
-        if not ids:
+            stmt = stmt.limit(limit - len(taken))
+        found = list(conn.execute(stmt))
+        if not found:
             break
-        tried += ids
-        # one row per statement, as update_by_id does: id IN (...) may be a scan
-        claimed += lock_by_id(conn, select(table).where(*where), table, ids, skip_locked=True)
+        tried += [row.id for row in found]
+        taken += take(found)
         if limit is None:
             break
-    return claimed
+    return taken
 
 
-def lock_by_id(
-    conn: Connection, query: Any, table: Table, ids: Sequence[Any], *, skip_locked: bool = False
+def _lock_rows(
+    conn: Connection, query: Any, table: Table, found: list[Row[Any]]
 ) -> list[Row[Any]]:
-    """The rows of ``query`` (a select of ``table``) whose ids are ``ids``, in that
-    order, each locked by its own ``SELECT ... WHERE id = ? FOR UPDATE``: an equality on
-    the primary key locks that row alone, where ``id IN (...)`` on a small InnoDB table
-    may be answered with a scan that locks every row it passes.  With ``skip_locked``,
-    rows other transactions hold are left out."""
-    one = query.where(table.c.id == bindparam("locked_id")).with_for_update(
-        skip_locked=skip_locked
-    )
-    rows = (conn.execute(one, {"locked_id": id_}).first() for id_ in ids)
+    """The rows of ``query`` (a select of ``table``) that are in ``found``, in that
+    order, each locked by its own ``SELECT ... WHERE id = ? FOR UPDATE SKIP LOCKED``: an
+    equality on the primary key locks that row alone, where ``id IN (...)`` on a small
+    InnoDB table may be answered with a scan that locks every row it passes.  The
+    query's conditions are checked again on the latest version of each row, so a row
+    another transaction claimed since the plain read's snapshot is not ours; rows
+    other transactions hold are left out."""
+    one = query.where(table.c.id == bindparam("locked_id")).with_for_update(skip_locked=True)
+    rows = (conn.execute(one, {"locked_id": row.id}).first() for row in found)
     return [row for row in rows if row is not None]
 
 
