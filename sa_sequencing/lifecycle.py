@@ -46,7 +46,7 @@ from .errors import PatternError
 from .errors import describe
 from .gaps import Gap
 from .gaps import GapRepository
-from .locate import Placement
+from .locate import Location
 from .locate import locate
 from .overflow import series_pattern
 from .patterns import Pattern
@@ -219,7 +219,7 @@ class LifecycleMixin(ManagerParts):
             performed_by=performed_by,
         )
 
-    def _place_issued(self, definition: SequenceDefinition, scope: str, number: str) -> Placement:
+    def _place_issued(self, definition: SequenceDefinition, scope: str, number: str) -> Location:
         where = describe(definition.name, scope)
         counters = self.counters.for_sequence(definition, scope)
         places = locate(definition, number, counters)
@@ -249,7 +249,7 @@ class LifecycleMixin(ManagerParts):
         return places[0]
 
     def _refuse_if_given_back(
-        self, definition: SequenceDefinition, scope: str, number: str, place: Placement
+        self, definition: SequenceDefinition, scope: str, number: str, place: Location
     ) -> None:
         r = self.sequencing.tables.reservations
         key = issued_number_key(definition, scope, place.period, place.cycle, place.value)

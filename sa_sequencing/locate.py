@@ -24,11 +24,11 @@ from .patterns import Pattern
 from .patterns import date_fields
 from .repositories import CounterSnapshot
 
-__all__ = ["Placement", "locate"]
+__all__ = ["Location", "locate"]
 
 
 @dataclass(frozen=True)
-class Placement:
+class Location:
     """Where a number sits: the counter (period, cycle) and its value."""
 
     period: str
@@ -40,10 +40,10 @@ def locate(
     definition: SequenceDefinition,
     number: str,
     counters: Iterable[CounterSnapshot],
-) -> list[Placement]:
+) -> list[Location]:
     """Every issued place ``number`` can stand for (normally exactly one)."""
     patterns = [definition.compiled, *(v.compiled for v in definition.versions)]
-    found: list[Placement] = []
+    found: list[Location] = []
     for counter in counters:
         for pattern, cycles in _readings(definition, patterns, counter.cycle):
             fields = pattern.parse(number) if pattern.validate(number) else None
@@ -51,7 +51,7 @@ def locate(
                 continue
             value = int(fields["COUNTER"])
             for cycle in [int(fields["CYCLE"])] if "CYCLE" in fields else cycles:
-                place = Placement(counter.period, cycle, value)
+                place = Location(counter.period, cycle, value)
                 if _issued(definition, counter, place) and place not in found:
                     found.append(place)
     return found
@@ -69,7 +69,7 @@ def _readings(
             yield pattern, list(range(1, last_cycle + 1))
 
 
-def _issued(definition: SequenceDefinition, counter: CounterSnapshot, place: Placement) -> bool:
+def _issued(definition: SequenceDefinition, counter: CounterSnapshot, place: Location) -> bool:
     start, step = definition.start, definition.step
     if place.value < start or (place.value - start) % step:
         return False

@@ -106,7 +106,7 @@ class ReservationRepository(_Repository):
         )
 
     def rows(
-        self, reservation_id: str, *, for_update: bool = False, gap_locks: bool = False
+        self, reservation_id: str, *, for_update: bool = False, of_supported: bool = True
     ) -> list[Any]:
         """The numbers of a reservation with their sequence's name, in counter order;
         ``for_update``: locked, as they are now."""
@@ -120,7 +120,7 @@ class ReservationRepository(_Repository):
         )
         if not for_update:
             return list(self.connection.execute(stmt))
-        if not gap_locks:
+        if of_supported:
             return list(self.connection.execute(stmt.with_for_update(of=r)))
         # MariaDB has no FOR UPDATE OF: the join would lock the definition's row too,
         # and every generator of the sequence would wait for it.  Lock the reservation's
@@ -256,8 +256,10 @@ class ReservationsMixin(ManagerParts):
         if not isinstance(reservation_id, str):
             raise TypeError(f"reservation_id must be a str, not {type(reservation_id).__name__}")
         wanted = _numbers(numbers)
-        gap_locks = self.sequencing.strategy(self._connection).locks_index_gaps
-        rows = self.reservations.rows(reservation_id, for_update=True, gap_locks=gap_locks)
+        strategy = self.sequencing.strategy(self._connection)
+        rows = self.reservations.rows(
+            reservation_id, for_update=True, of_supported=strategy.renders_for_update_of
+        )
         if not rows:
             raise ReservationError(
                 f"reservation {reservation_id!r} is unknown: check the id that reserve() "
@@ -285,6 +287,7 @@ class ReservationsMixin(ManagerParts):
                     f"{where}: {row.number!r} expired at {row.expires_at:%Y-%m-%d %H:%M:%S} UTC "
                     "and can no longer be finalized; reserve again"
                 )
+        gap_locks = strategy.locks_index_gaps
         if not self.reservations.close([row.id for row in rows], status, gap_locks=gap_locks):
             raise error(f"{where} was closed by another transaction meanwhile; look again")
         if status == RELEASED:

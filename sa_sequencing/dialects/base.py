@@ -118,6 +118,9 @@ class CounterStrategy(LedgerWriter):
     supports_skip_locked: ClassVar[bool] = False
     #: whether a locking read locks the gaps of the index ranges it scans (InnoDB)
     locks_index_gaps: ClassVar[bool] = False
+    #: whether ``FOR UPDATE OF table`` locks that table alone (where the database has
+    #: no ``OF``, a locking join locks the rows of every table it reads)
+    renders_for_update_of: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)

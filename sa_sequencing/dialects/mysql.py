@@ -70,6 +70,11 @@ class MySQLCounterStrategy(CounterStrategy):
     locks_index_gaps = True
 
     @property
+    def renders_for_update_of(self) -> bool:  # type: ignore[override]
+        # MySQL 8; MariaDB has no FOR UPDATE OF and SQLAlchemy leaves it out
+        return bool(getattr(self.dialect, "supports_for_update_of", False))
+
+    @property
     def supports_skip_locked(self) -> bool:  # type: ignore[override]
         # MySQL 8.0.1+ and MariaDB 10.6+
         version = self.dialect.server_version_info or (0,)
