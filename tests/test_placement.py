@@ -1,5 +1,6 @@
 """The placement cache never serves a stale text: the numbers follow a changed
-definition, a new pattern version, the document day and the context at once."""
+definition, the document day and the context at once (a new pattern version:
+test_versions.test_cached_definitions_see_a_new_version)."""
 
 from __future__ import annotations
 
@@ -18,16 +19,6 @@ def test_a_changed_pattern_is_used_by_the_next_number(tx):
         seqs.update("inv", pattern="BILL-{COUNTER:4}")
     with tx() as seqs:
         assert seqs.generate("inv") == "BILL-0002"
-
-
-def test_a_new_version_and_the_document_day_pick_the_text(tx):
-    with tx() as seqs:
-        seqs.define("inv", "INV-{YEAR}-{COUNTER:3}")
-        assert seqs.generate("inv", date=date(2026, 12, 31)) == "INV-2026-001"
-        seqs.define_version("inv", "INV/{YEAR}/{COUNTER:4}", effective_from=date(2027, 1, 1))
-    with tx() as seqs:
-        assert seqs.generate("inv", date=date(2027, 1, 1)) == "INV/2027/0002"
-        assert seqs.generate("inv", date=date(2026, 12, 31)) == "INV-2026-003"
 
 
 def test_context_is_rendered_per_number_and_checked_after_a_cached_placement(tx, snapshot):
