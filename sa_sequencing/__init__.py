@@ -14,8 +14,10 @@ from .dialects import register_dialect_strategy
 from .enums import GapPolicy
 from .enums import OverflowBehavior
 from .enums import ResetPeriod
+from .errors import ArgumentTypeError
 from .errors import ConfigurationError
 from .errors import DuplicateSequenceError
+from .errors import InvalidArgumentError
 from .errors import InvalidCounterValueError
 from .errors import PatternError
 from .errors import ReservationError
@@ -57,6 +59,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALL_SCOPES",
+    "ArgumentTypeError",
     "AsyncSequenceManager",
     "AuditEntry",
     "AuditMixin",
@@ -70,6 +73,7 @@ __all__ = [
     "GapMixin",
     "GapPolicy",
     "GapRepository",
+    "InvalidArgumentError",
     "InvalidCounterValueError",
     "NumberRequest",
     "OverflowBehavior",

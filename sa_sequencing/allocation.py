@@ -39,7 +39,9 @@ from .dialects.base import ErrorKind
 from .dialects.base import _Busy
 from .enums import OverflowBehavior
 from .enums import ResetPeriod
+from .errors import ArgumentTypeError
 from .errors import ConfigurationError
+from .errors import InvalidArgumentError
 from .errors import SequenceBusyError
 from .errors import SequenceLockedError
 from .errors import SequenceNotFoundError
@@ -389,16 +391,18 @@ def _locked(definition: SequenceDefinition, scope: str) -> SequenceLockedError:
 
 def _check_count(count: object) -> None:
     if isinstance(count, bool) or not isinstance(count, int):
-        raise TypeError(f"count must be an int, not {type(count).__name__}")
+        raise ArgumentTypeError(f"count must be an int, not {type(count).__name__}")
     if count < 1:
-        raise ValueError(f"count must be at least 1, not {count}")
+        raise InvalidArgumentError(f"count must be at least 1, not {count}")
 
 
 def _check_actor(performed_by: object) -> None:
     if performed_by is not None and not isinstance(performed_by, str):
-        raise TypeError(f"performed_by must be a str or None, not {type(performed_by).__name__}")
+        raise ArgumentTypeError(
+            f"performed_by must be a str or None, not {type(performed_by).__name__}"
+        )
     if isinstance(performed_by, str) and len(performed_by) > 255:
-        raise ValueError("performed_by is longer than 255 characters")
+        raise InvalidArgumentError("performed_by is longer than 255 characters")
 
 
 def _require_transaction(conn: Connection, name: str, scope: str) -> None:

@@ -43,6 +43,7 @@ from .allocation import Issued
 from .allocation import _check_count
 from .definitions import normalize_name
 from .definitions import normalize_scope
+from .errors import ArgumentTypeError
 from .errors import SequencingError
 from .periods import document_day
 from .periods import period_key
@@ -314,7 +315,7 @@ def generate_batch(
     tickets: list[list[int]] = []
     for request in requests:
         if not isinstance(request, NumberRequest):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"generate_batch() takes NumberRequest items, not {type(request).__name__}"
             )
         _check_count(request.count)

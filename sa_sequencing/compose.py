@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+from .errors import ArgumentTypeError
+from .errors import InvalidArgumentError
 from .patterns import Pattern
 
 __all__ = ["compose_child"]
@@ -29,13 +31,13 @@ def compose_child(
 ) -> str:
     """``parent_number`` followed by ``child_pattern`` rendered for ``counter``."""
     if not isinstance(parent_number, str):
-        raise TypeError(f"parent_number must be a str, not {type(parent_number).__name__}")
+        raise ArgumentTypeError(f"parent_number must be a str, not {type(parent_number).__name__}")
     if not parent_number:
-        raise ValueError("parent_number is empty: give the parent document's number")
+        raise InvalidArgumentError("parent_number is empty: give the parent document's number")
     if isinstance(counter, bool) or not isinstance(counter, int):
-        raise TypeError(f"counter must be an int, not {type(counter).__name__}")
+        raise ArgumentTypeError(f"counter must be an int, not {type(counter).__name__}")
     if counter < 0:
-        raise ValueError(f"counter must be 0 or more, not {counter}")
+        raise InvalidArgumentError(f"counter must be 0 or more, not {counter}")
     child = Pattern.compile(child_pattern).render(
         counter, day=day or date.today(), context=context
     )

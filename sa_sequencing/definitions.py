@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from .enums import GapPolicy
 from .enums import OverflowBehavior
 from .enums import ResetPeriod
+from .errors import ArgumentTypeError
 from .errors import ConfigurationError
 from .errors import PatternError
 from .errors import describe
@@ -75,7 +76,7 @@ def _identifier(text: str, what: str, limit: int, hint: str, shown: object) -> s
 def normalize_name(name: object) -> str:
     """Check a sequence name: a non-empty string of at most 100 characters."""
     if not isinstance(name, str):
-        raise TypeError(f"sequence name must be a str, not {type(name).__name__}")
+        raise ArgumentTypeError(f"sequence name must be a str, not {type(name).__name__}")
     hint = "give a non-empty name without surrounding blanks or control characters"
     return _identifier(name, "sequence name", NAME_LENGTH, hint, name)
 
@@ -85,14 +86,14 @@ def normalize_scope(scope: object) -> str:
     if scope is None:
         return ""
     if isinstance(scope, bool) or not isinstance(scope, (str, int)):
-        raise TypeError(f"scope must be a str, an int or None, not {type(scope).__name__}")
+        raise ArgumentTypeError(f"scope must be a str, an int or None, not {type(scope).__name__}")
     hint = "give a non-empty identifier, or scope=None for the global scope"
     return _identifier(str(scope), "scope", SCOPE_LENGTH, hint, scope)
 
 
 def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COUNTER) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{option} must be an int, not {type(value).__name__}")
+        raise ArgumentTypeError(f"{option} must be an int, not {type(value).__name__}")
     if not minimum <= value <= maximum:
         raise ConfigurationError(
             f"invalid {option} {value}: must be between {minimum} and {maximum}"
@@ -102,7 +103,7 @@ def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COU
 
 def _flag(value: object, option: str) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"{option} must be True or False, not {type(value).__name__}")
+        raise ArgumentTypeError(f"{option} must be True or False, not {type(value).__name__}")
     return value
 
 
@@ -118,12 +119,12 @@ def validate_options(
     """
     unknown = set(options) - set(DEFAULTS)
     if unknown:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}"
         )
     where = describe(name, scope)
     if not isinstance(pattern, str):
-        raise TypeError(f"pattern must be a str, not {type(pattern).__name__}")
+        raise ArgumentTypeError(f"pattern must be a str, not {type(pattern).__name__}")
     if len(pattern) > PATTERN_LENGTH:
         raise PatternError(
             f"{where}: pattern is {len(pattern)} characters long, the limit is {PATTERN_LENGTH}",
@@ -157,13 +158,15 @@ def validate_options(
     )
     tz = options["timezone"]
     if not isinstance(tz, str):
-        raise TypeError(f"timezone must be an IANA name (str), not {type(tz).__name__}")
+        raise ArgumentTypeError(f"timezone must be an IANA name (str), not {type(tz).__name__}")
     zone(tz)
     values["timezone"] = tz
     metadata = options["metadata"]
     if metadata is not None:
         if not isinstance(metadata, Mapping):
-            raise TypeError(f"metadata must be a mapping or None, not {type(metadata).__name__}")
+            raise ArgumentTypeError(
+                f"metadata must be a mapping or None, not {type(metadata).__name__}"
+            )
         try:
             json.dumps(dict(metadata))
         except (TypeError, ValueError) as exc:

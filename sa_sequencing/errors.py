@@ -3,16 +3,21 @@
 Every error the library raises on purpose derives from :class:`SequencingError`, so
 a caller can catch them all in one place.  Errors about a particular sequence carry
 its ``sequence`` name and ``scope`` as attributes, and their message names both and
-says what to do about it.  Where Python convention asks for it (a wrong argument
-type, an impossible count) the library raises :class:`TypeError` or
-:class:`ValueError` instead, before anything is written.
+says what to do about it.  Where Python convention asks for a :class:`TypeError` or
+a :class:`ValueError` (a wrong argument type, an impossible count), the error is
+both: :class:`ArgumentTypeError` is a ``SequencingError`` and a ``TypeError``,
+:class:`InvalidArgumentError` (like :class:`ConfigurationError`,
+:class:`PatternError` and :class:`InvalidCounterValueError`) a ``SequencingError``
+and a ``ValueError``.  Either is raised before anything is written.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentTypeError",
     "ConfigurationError",
     "DuplicateSequenceError",
+    "InvalidArgumentError",
     "InvalidCounterValueError",
     "PatternError",
     "ReservationError",
@@ -44,6 +49,15 @@ class SequencingError(Exception):
         super().__init__(message)
         self.sequence = sequence
         self.scope = scope or None
+
+
+class ArgumentTypeError(SequencingError, TypeError):
+    """An argument has a type the call cannot take (``scope=1.5``, ``count="3"``)."""
+
+
+class InvalidArgumentError(SequencingError, ValueError):
+    """An argument has the right type but a value the call cannot take (a negative
+    count, a NUL byte in a scope, a date past year 9999 after a reset)."""
 
 
 class ConfigurationError(SequencingError, ValueError):

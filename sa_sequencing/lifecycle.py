@@ -40,7 +40,9 @@ from .dialects.base import CounterKey
 from .dialects.base import CounterState
 from .dialects.base import _Savepoint
 from .enums import OverflowBehavior
+from .errors import ArgumentTypeError
 from .errors import ConfigurationError
+from .errors import InvalidArgumentError
 from .errors import InvalidCounterValueError
 from .errors import PatternError
 from .errors import describe
@@ -167,7 +169,7 @@ class LifecycleMixin(ManagerParts):
         """Record the issued ``number`` as cancelled, with ``reason`` (default
         ``"voided"``, at most 32 characters) and the actor."""
         if not isinstance(number, str):
-            raise TypeError(f"number must be a str, not {type(number).__name__}")
+            raise ArgumentTypeError(f"number must be a str, not {type(number).__name__}")
         reason = _reason(reason)
         _actor(performed_by)
         definition, scope_key = self._serving(name, scope)
@@ -317,7 +319,7 @@ class LifecycleMixin(ManagerParts):
         """Set the counter serving documents dated ``date`` to ``value``: the next number
         is ``value + step``.  Refused unless above every number issued from it."""
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"value must be an int, not {type(value).__name__}")
+            raise ArgumentTypeError(f"value must be an int, not {type(value).__name__}")
         _actor(performed_by)
         definition, scope_key = self._serving(name, scope, shared_lock=True)
         where = describe(definition.name, scope_key)
@@ -405,7 +407,7 @@ class LifecycleMixin(ManagerParts):
         start = _day(effective_from, "effective_from")
         until = None if effective_until is None else _day(effective_until, "effective_until")
         if until is not None and until < start:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"effective_until {until} is before effective_from {start}: give a range"
             )
         _actor(performed_by)
@@ -453,7 +455,7 @@ def _day(value: object, what: str) -> date:
     if isinstance(value, datetime):
         return value.date()
     if not isinstance(value, date):
-        raise TypeError(f"{what} must be a datetime.date, not {type(value).__name__}")
+        raise ArgumentTypeError(f"{what} must be a datetime.date, not {type(value).__name__}")
     return value
 
 
@@ -461,9 +463,9 @@ def _reason(reason: object) -> str:
     if reason is None:
         return "voided"
     if not isinstance(reason, str):
-        raise TypeError(f"reason must be a str or None, not {type(reason).__name__}")
+        raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
     if not reason.strip() or len(reason) > REASON_LENGTH:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"reason {reason[:40]!r} must be 1 to {REASON_LENGTH} characters "
             "(a short code such as 'customer_cancelled')"
         )

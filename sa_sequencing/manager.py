@@ -30,6 +30,7 @@ from .definitions import validate_options
 from .enums import GapPolicy
 from .enums import OverflowBehavior
 from .enums import ResetPeriod
+from .errors import ArgumentTypeError
 from .errors import ConfigurationError
 from .errors import PatternError
 from .errors import SequenceNotFoundError
@@ -182,7 +183,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         allowed = set(DEFAULTS) | {"pattern"}
         unknown = set(changes) - allowed
         if unknown:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"update() got unknown option(s) {', '.join(sorted(unknown))}; "
                 f"changeable: {', '.join(sorted(allowed))}"
             )
@@ -348,13 +349,13 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
     def validate(self, name: str, number: str, *, scope: str | None = None) -> bool:
         """Whether ``number`` has the form of the sequence's pattern."""
         if not isinstance(number, str):
-            raise TypeError(f"number must be a str, not {type(number).__name__}")
+            raise ArgumentTypeError(f"number must be a str, not {type(number).__name__}")
         return any(p.validate(number) for p in self._patterns(self.get(name, scope=scope)))
 
     def parse(self, name: str, number: str, *, scope: str | None = None) -> dict[str, int | str]:
         """The fields of ``number`` (``{'YEAR': 2026, 'COUNTER': 42, ...}``)."""
         if not isinstance(number, str):
-            raise TypeError(f"number must be a str, not {type(number).__name__}")
+            raise ArgumentTypeError(f"number must be a str, not {type(number).__name__}")
         definition = self.get(name, scope=scope)
         patterns = self._patterns(definition)
         try:

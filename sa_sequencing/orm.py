@@ -54,6 +54,7 @@ from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm import sessionmaker
 
 from .definitions import normalize_name
+from .errors import ArgumentTypeError
 from .errors import ConfigurationError
 from .models import NUMBER_LENGTH
 
@@ -138,12 +139,14 @@ def _getter(value: Any, what: str) -> Getter:
         return value  # type: ignore[no-any-return]
     if isinstance(value, str) and value.isidentifier():
         return value
-    raise TypeError(f"SequenceColumn {what}= takes an attribute name or a callable, not {value!r}")
+    raise ArgumentTypeError(
+        f"SequenceColumn {what}= takes an attribute name or a callable, not {value!r}"
+    )
 
 
 def _predicate(when: Any) -> Callable[[Any], bool] | None:
     if when is not None and not callable(when):
-        raise TypeError(f"SequenceColumn when= takes a callable or None, not {when!r}")
+        raise ArgumentTypeError(f"SequenceColumn when= takes a callable or None, not {when!r}")
     return when  # type: ignore[no-any-return]
 
 
@@ -151,7 +154,7 @@ def _sequencing(value: Any) -> Sequencing | None:
     from .sequencing import Sequencing
 
     if value is not None and not isinstance(value, Sequencing):
-        raise TypeError(f"SequenceColumn sequencing= takes a Sequencing, not {value!r}")
+        raise ArgumentTypeError(f"SequenceColumn sequencing= takes a Sequencing, not {value!r}")
     return value
 
 
@@ -188,7 +191,7 @@ class NumberedAttribute:
             )
         context = _read(obj, loaded, spec.context)
         if context is not None and not isinstance(context, Mapping):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"{self.label} (sequence {spec.sequence!r}): context must give a "
                 f"mapping or None, not {type(context).__name__}"
             )
@@ -266,7 +269,7 @@ def _event_target(target: Any) -> Any:
     kw = getattr(target, "kw", None)
     if isinstance(kw, dict) and hasattr(target, "class_"):
         return kw.get("sync_session_class", Session)
-    raise TypeError(
+    raise ArgumentTypeError(
         "install_flush_hook() takes a Session class or instance, a sessionmaker, a "
         f"scoped_session, an AsyncSession or an async_sessionmaker, not {target!r}"
     )

@@ -26,6 +26,8 @@ import re
 from typing import Literal
 from typing import NamedTuple
 
+from .errors import ArgumentTypeError
+from .errors import InvalidArgumentError
 from .errors import PatternError
 
 __all__ = [
@@ -112,7 +114,9 @@ def pattern_error(source: str, message: str) -> PatternError:
 
 def check_fiscal_start(month: int) -> None:
     if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-        raise ValueError(f"fiscal_year_start must be a month from 1 to 12, not {month!r}")
+        raise InvalidArgumentError(
+            f"fiscal_year_start must be a month from 1 to 12, not {month!r}"
+        )
 
 
 def as_day(day: object) -> datetime.date:
@@ -121,15 +125,15 @@ def as_day(day: object) -> datetime.date:
         return day.date()
     if isinstance(day, datetime.date):
         return day
-    raise TypeError(f"day must be a datetime.date, not {type(day).__name__}")
+    raise ArgumentTypeError(f"day must be a datetime.date, not {type(day).__name__}")
 
 
 def as_int(value: object, what: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+        raise ArgumentTypeError(f"{what} must be an int, not {type(value).__name__}")
     number = operator.index(value)
     if number < minimum:
-        raise ValueError(f"{what} must be at least {minimum}, not {number}")
+        raise InvalidArgumentError(f"{what} must be at least {minimum}, not {number}")
     return number
 
 

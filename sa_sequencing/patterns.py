@@ -90,6 +90,8 @@ import re
 from typing import TYPE_CHECKING
 from typing import final
 
+from .errors import ArgumentTypeError
+from .errors import InvalidArgumentError
 from .errors import PatternError
 from .pattern_tokens import FOUR_DIGIT_YEARS
 from .pattern_tokens import MAX_COUNTER_WIDTH
@@ -151,7 +153,7 @@ class Pattern:
 
     def __init__(self, source: str) -> None:
         if not isinstance(source, str):
-            raise TypeError(f"a pattern must be a str, not {type(source).__name__}")
+            raise ArgumentTypeError(f"a pattern must be a str, not {type(source).__name__}")
         if not source:
             raise pattern_error(source, "is empty (write e.g. 'INV-{YEAR}-{COUNTER:5}')")
         if len(source) > MAX_PATTERN_LENGTH:
@@ -206,7 +208,7 @@ class Pattern:
     def compile(cls, source: str) -> Pattern:
         """Return the compiled pattern for ``source`` (cached); raise :class:`PatternError`."""
         if not isinstance(source, str):
-            raise TypeError(f"a pattern must be a str, not {type(source).__name__}")
+            raise ArgumentTypeError(f"a pattern must be a str, not {type(source).__name__}")
         return _compile(source)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -381,7 +383,9 @@ class Pattern:
         period = getattr(reset_period, "value", reset_period)
         if period not in _RESET_PERIODS:
             allowed = ", ".join(repr(p) for p in _RESET_PERIODS)
-            raise ValueError(f"unknown reset period {reset_period!r}: must be one of {allowed}")
+            raise InvalidArgumentError(
+                f"unknown reset period {reset_period!r}: must be one of {allowed}"
+            )
         names = self.token_names
         # With a fiscal year starting in January, fiscal years are calendar years.
         january = fiscal_year_start == 1

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 from .enums import ResetPeriod
+from .errors import ArgumentTypeError
 from .errors import ConfigurationError
 
 __all__ = ["document_day", "fiscal_year_of", "period_key", "zone"]
@@ -52,7 +53,7 @@ def document_day(value: date | datetime | None, tz: ZoneInfo) -> date:
         return value.date()
     if isinstance(value, date):
         return value
-    raise TypeError(
+    raise ArgumentTypeError(
         f"date must be a datetime.date or datetime.datetime, not {type(value).__name__}"
     )
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from .definitions import SequenceDefinition
 from .enums import OverflowBehavior
+from .errors import ArgumentTypeError
 from .errors import PatternError
 from .errors import describe
 from .overflow import series_pattern
@@ -109,7 +110,7 @@ def render(
 
 def _check_context(context: object) -> None:
     if context is not None and not isinstance(context, Mapping):
-        raise TypeError(f"context must be a mapping or None, not {type(context).__name__}")
+        raise ArgumentTypeError(f"context must be a mapping or None, not {type(context).__name__}")
 
 
 def glue(prefix: str, value: int, width: int | None, suffix: str) -> str:

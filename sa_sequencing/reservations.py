@@ -42,6 +42,8 @@ from .claims import claim_rows
 from .claims import update_by_id
 from .definitions import SequenceDefinition
 from .dialects.base import _Savepoint
+from .errors import ArgumentTypeError
+from .errors import InvalidArgumentError
 from .errors import ReservationError
 from .errors import describe
 from .lifecycle import ManagerParts
@@ -193,9 +195,9 @@ class ReservationsMixin(ManagerParts):
     ) -> Reservation:
         """Draw ``count`` numbers now and hold them for ``ttl``."""
         if not isinstance(ttl, timedelta):
-            raise TypeError(f"ttl must be a datetime.timedelta, not {type(ttl).__name__}")
+            raise ArgumentTypeError(f"ttl must be a datetime.timedelta, not {type(ttl).__name__}")
         if ttl <= timedelta(0):
-            raise ValueError(f"ttl must be positive, not {ttl}")
+            raise InvalidArgumentError(f"ttl must be positive, not {ttl}")
         conn = self._connection
         issued = self.sequencing.allocator.allocate(
             conn, name, scope, count, context=context, day=date, performed_by=performed_by
@@ -254,7 +256,9 @@ class ReservationsMixin(ManagerParts):
         performed_by: str | None,
     ) -> builtins.list[str]:
         if not isinstance(reservation_id, str):
-            raise TypeError(f"reservation_id must be a str, not {type(reservation_id).__name__}")
+            raise ArgumentTypeError(
+                f"reservation_id must be a str, not {type(reservation_id).__name__}"
+            )
         wanted = _numbers(numbers)
         strategy = self.sequencing.strategy(self._connection)
         rows = self.reservations.rows(
@@ -309,7 +313,9 @@ class ReservationsMixin(ManagerParts):
         if now is None:
             now = utcnow()
         elif not isinstance(now, datetime) or now.tzinfo is None:
-            raise TypeError("now must be an aware datetime.datetime (or None for the time now)")
+            raise ArgumentTypeError(
+                "now must be an aware datetime.datetime (or None for the time now)"
+            )
         conn = self._connection
         strategy = self.sequencing.strategy(conn)
         rows = self.reservations.claim_expired(
@@ -367,12 +373,14 @@ def _numbers(numbers: Iterable[str] | None) -> set[str] | None:
     if numbers is None:
         return None
     if isinstance(numbers, str):
-        raise TypeError("numbers must be a list of numbers, not one str: write [number]")
+        raise ArgumentTypeError("numbers must be a list of numbers, not one str: write [number]")
     chosen = set(numbers)
     if not all(isinstance(n, str) for n in chosen):
-        raise TypeError("numbers must be strs")
+        raise ArgumentTypeError("numbers must be strs")
     if not chosen:
-        raise ValueError("numbers is empty: pass None for all of the reservation's numbers")
+        raise InvalidArgumentError(
+            "numbers is empty: pass None for all of the reservation's numbers"
+        )
     return chosen
 
 

@@ -24,6 +24,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from .errors import InvalidArgumentError
 from .errors import SequenceBusyError
 
 __all__ = ["is_retryable", "run_in_transaction"]
@@ -62,7 +63,7 @@ def run_in_transaction(
     attempt was rolled back.  The last error is raised when the attempts run out.
     """
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        raise ValueError(f"attempts must be an int >= 1, not {attempts!r}")
+        raise InvalidArgumentError(f"attempts must be an int >= 1, not {attempts!r}")
     attempt = 1
     while True:
         try:

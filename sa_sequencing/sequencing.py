@@ -33,7 +33,9 @@ from sqlalchemy.orm import Session
 
 from .dialects.base import CounterStrategy
 from .dialects.base import registered_strategy
+from .errors import ArgumentTypeError
 from .errors import ConfigurationError
+from .errors import InvalidArgumentError
 from .models import AuditMixin
 from .models import CounterMixin
 from .models import GapMixin
@@ -185,17 +187,19 @@ class Sequencing:
         repositories: Mapping[str, type[Any]] | None = None,
     ) -> None:
         if not isinstance(table_prefix, str):
-            raise TypeError(f"table_prefix must be a str, not {type(table_prefix).__name__}")
+            raise ArgumentTypeError(
+                f"table_prefix must be a str, not {type(table_prefix).__name__}"
+            )
         if lock_timeout is not None and (
             isinstance(lock_timeout, bool)
             or not isinstance(lock_timeout, (int, float))
             or lock_timeout <= 0
         ):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"lock_timeout must be a positive number of seconds or None, not {lock_timeout!r}"
             )
         if isinstance(lock_retries, bool) or not isinstance(lock_retries, int) or lock_retries < 0:
-            raise ValueError(f"lock_retries must be an int >= 0, not {lock_retries!r}")
+            raise InvalidArgumentError(f"lock_retries must be an int >= 0, not {lock_retries!r}")
         self.table_prefix = table_prefix
         self.lock_timeout = lock_timeout
         self.lock_retries = lock_retries
@@ -250,7 +254,9 @@ class Sequencing:
             return _Base
         if isinstance(base, type) and hasattr(base, "registry") and hasattr(base, "metadata"):
             return base
-        raise TypeError(f"Sequencing() takes a declarative base class or a MetaData, not {base!r}")
+        raise ArgumentTypeError(
+            f"Sequencing() takes a declarative base class or a MetaData, not {base!r}"
+        )
 
     def _check_foreign_keys(self) -> None:
         target = self.tables.sequences
@@ -313,7 +319,7 @@ class Sequencing:
 
         if is_async_session(session):
             return AsyncSequenceManager(self, session)
-        raise TypeError(
+        raise ArgumentTypeError(
             f"manager() takes a Session or an AsyncSession, not {type(session).__name__}"
         )
 

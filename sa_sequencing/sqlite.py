@@ -32,6 +32,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 
+from .errors import ArgumentTypeError
+from .errors import InvalidArgumentError
+
 __all__ = ["begin_immediate", "remove_begin_immediate"]
 
 
@@ -47,9 +50,11 @@ def _on_begin(conn: Connection) -> None:
 def _sync_engine(engine: Any) -> Engine:
     sync = getattr(engine, "sync_engine", engine)
     if not isinstance(sync, Engine):
-        raise TypeError(f"expected an Engine or AsyncEngine, not {type(engine).__name__}")
+        raise ArgumentTypeError(f"expected an Engine or AsyncEngine, not {type(engine).__name__}")
     if sync.dialect.name != "sqlite":
-        raise ValueError(f"begin_immediate() is for SQLite engines, not {sync.dialect.name}")
+        raise InvalidArgumentError(
+            f"begin_immediate() is for SQLite engines, not {sync.dialect.name}"
+        )
     return sync
 
 

@@ -24,6 +24,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.types import TypeEngine
 
+from .errors import InvalidArgumentError
+
 __all__ = ["JSONText", "UTCDateTime", "utcnow"]
 
 
@@ -47,7 +49,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
+            raise InvalidArgumentError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
         value = value.astimezone(timezone.utc)
         if dialect.name == "postgresql":
             return value

@@ -38,6 +38,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import ArgumentTypeError
 from ..types import UTCDateTime
 from .ledger import AuditSpec
 from .ledger import LedgerWriter
@@ -403,5 +404,5 @@ def registered_strategy(dialect: Dialect) -> type[CounterStrategy]:
 
 def register(name: str, cls: type[CounterStrategy]) -> None:
     if not (isinstance(cls, type) and issubclass(cls, CounterStrategy)):
-        raise TypeError(f"{cls!r} is not a CounterStrategy subclass")
+        raise ArgumentTypeError(f"{cls!r} is not a CounterStrategy subclass")
     _registry[name] = cls
