@@ -55,12 +55,15 @@ Commands
     The latest ``N`` ledger entries (default 50; ``0`` for all), oldest first.
 ``demo [--file PATH]``
     The whole story on a SQLite file (default ``sa_sequencing_demo.db`` in the current
-    directory, deleted and created afresh): three sequences, invoices numbered for two
-    tenants from four threads with a rolled-back transaction each, a check that the
-    committed numbers have no duplicate and no hole, purchase orders, quotations with
-    ``preview`` beside ``generate``, a voided invoice, purchase orders reserved and
-    partly released (then reused by ``fill_gaps``), the gap reports, and the audit
-    trail.
+    directory, created afresh): three sequences, invoices numbered for two tenants from
+    four threads with a rolled-back transaction each, a check that the committed numbers
+    have no duplicate and no hole, purchase orders, quotations with ``preview`` beside
+    ``generate``, a voided invoice, purchase orders reserved and partly released (then
+    reused by ``fill_gaps``), the gap reports, and the audit trail.  The demo marks its
+    database (``PRAGMA application_id``) and replaces a file at ``PATH`` only if it
+    carries that mark, that is, only an earlier demo's database; any other file, a
+    directory or a path that cannot be created is refused (exit status 2) and left as
+    it was.
 
 Exit status
 -----------

@@ -1,17 +1,24 @@
 """``sa-sequencing demo``: the whole story on a SQLite file, in a few screens.
 
 :class:`Demo` runs a list of steps on one SQLite file (default
-``sa_sequencing_demo.db`` in the current directory, deleted and created afresh), each
-printing its own few lines: three sequences defined, invoices numbered for two tenants
-from four threads with a rolled-back transaction each and checked for duplicates and
-holes, purchase orders, the lifecycle step of :mod:`sa_sequencing.cli_lifecycle`,
-quotations with ``preview`` beside ``generate``, and the audit trail.  A step that
-finds something wrong makes the command exit with status 1.
+``sa_sequencing_demo.db`` in the current directory, created afresh), each printing its
+own few lines: three sequences defined, invoices numbered for two tenants from four
+threads with a rolled-back transaction each and checked for duplicates and holes,
+purchase orders, the lifecycle step of :mod:`sa_sequencing.cli_lifecycle`, quotations
+with ``preview`` beside ``generate``, and the audit trail.  A step that finds something
+wrong makes the command exit with status 1.
+
+The demo never deletes or overwrites a file it did not create (:func:`claim_demo_file`):
+it marks its database with :data:`DEMO_APPLICATION_ID` and replaces only a file that
+carries that mark; any other file at the path, a directory, or a path it cannot
+create is refused with one line on standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sqlite3
 import sys
 import threading
 import time
@@ -19,6 +26,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +39,7 @@ from sqlalchemy.orm import Session
 from .cli_common import PROG
 from .cli_common import SEQUENCING
 from .cli_common import Command
+from .cli_common import UserError
 from .cli_common import print_lines
 from .cli_common import scope_label
 from .cli_common import table
@@ -40,9 +49,23 @@ from .enums import ResetPeriod
 from .manager import SequenceManager
 from .repositories import AuditEntry
 
-__all__ = ["DEFAULT_DEMO_FILE", "Demo", "add_demo_command"]
+__all__ = [
+    "DEFAULT_DEMO_FILE",
+    "DEMO_APPLICATION_ID",
+    "Demo",
+    "add_demo_command",
+    "claim_demo_file",
+    "is_demo_database",
+]
 
 DEFAULT_DEMO_FILE = "sa_sequencing_demo.db"
+DEMO_APPLICATION_ID = 0x53515344  # "SQSD"
+"""``PRAGMA application_id`` of a database the demo created: the mark that lets a later
+run replace it.  SQLite keeps it in the file header, where it survives any content."""
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HEADER_SIZE = 100
+_APPLICATION_ID_AT = 68  # big-endian 32-bit integer in the header
+_COMPANIONS = ("-journal", "-wal", "-shm")
 TENANTS = ("acme", "globex")
 CLERKS = 4
 TRANSACTIONS_PER_CLERK = 5
@@ -247,11 +270,64 @@ def _audit_row(entry: AuditEntry) -> tuple[object, ...]:
     )
 
 
+def is_demo_database(path: Path) -> bool:
+    """Whether ``path`` is a SQLite database that the demo created (see
+    :data:`DEMO_APPLICATION_ID`).
+
+    The header is read as bytes: opening someone else's database with SQLite could
+    already change it (a hot journal is rolled back on open).
+    """
+    try:
+        with path.open("rb") as file:
+            header = file.read(_HEADER_SIZE)
+    except OSError:
+        return False
+    if len(header) < _HEADER_SIZE or not header.startswith(_SQLITE_MAGIC):
+        return False
+    mark = header[_APPLICATION_ID_AT : _APPLICATION_ID_AT + 4]
+    return int.from_bytes(mark, "big") == DEMO_APPLICATION_ID
+
+
+def claim_demo_file(path: Path) -> None:
+    """Create ``path`` as an empty demo database, replacing only an earlier demo's.
+
+    Raises :class:`~sa_sequencing.cli_common.UserError` (one line, naming the file and
+    what to do) and leaves the file system as it was when ``path`` is a directory, an
+    existing file that is not a demo database, a journal left without its database, or
+    a path that cannot be created.
+    """
+    refuse = "it was left untouched: pass --file with a new path, or delete it yourself"
+    companions = [Path(f"{path}{suffix}") for suffix in _COMPANIONS]
+    if path.is_dir():
+        raise UserError(f"{path} is a directory: pass --file with the path of a new file")
+    if path.exists() or path.is_symlink():
+        if not is_demo_database(path):
+            raise UserError(f"{path} exists and is not a database made by {PROG} demo; {refuse}")
+        for own in (path, *companions):  # an earlier demo's database and its journals
+            own.unlink(missing_ok=True)
+    for companion in companions:
+        # SQLite would take a stray journal for the new database's own and replay it.
+        if companion.exists():
+            raise UserError(f"{companion} exists without its database {path}; {refuse}")
+    try:
+        # O_EXCL: a file that appeared since the checks above is refused, not replaced.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except FileExistsError:
+        raise UserError(
+            f"{path} exists and is not a database made by {PROG} demo; {refuse}"
+        ) from None
+    except OSError as exc:
+        raise UserError(f"cannot create the demo database {path}: {exc.strerror}") from None
+    # Marked before anything else is written, so that an interrupted demo's file is
+    # still recognised as the demo's next time.
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
+        connection.commit()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    for stale in (path, *(Path(f"{path}{suffix}") for suffix in ("-journal", "-wal", "-shm"))):
-        if stale.exists():
-            stale.unlink()
+    claim_demo_file(path)
     return Demo(path).run()
 
 
@@ -261,5 +337,8 @@ def add_demo_command(command: Command) -> None:
     sub.add_argument(
         "--file",
         default=DEFAULT_DEMO_FILE,
-        help=f"SQLite file, deleted and re-created (default: {DEFAULT_DEMO_FILE})",
+        help=(
+            f"SQLite file, created afresh (default: {DEFAULT_DEMO_FILE}); an existing file "
+            "is replaced only if an earlier demo made it"
+        ),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from datetime import date
 import pytest
 
 from sa_sequencing.cli import main
+from sa_sequencing.cli_demo import is_demo_database
 
 
 @pytest.fixture
@@ -295,3 +298,100 @@ def test_module_runs_as_a_script(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "no duplicate, no hole" in result.stdout
     assert result.stderr == ""
+
+
+# -- the demo's file: never a file it did not create ------------------------------------------
+
+
+def _demo_process(cwd, *args: str) -> subprocess.CompletedProcess[str]:
+    """``sa-sequencing demo ARGS`` as its own process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "sa_sequencing.cli", "demo", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _assert_refused_in_one_line(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
+    for needle in needles:
+        assert needle in result.stderr
+
+
+def _files(directory) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize("default_file", [False, True], ids=["file-option", "default-file"])
+def test_demo_refuses_a_database_it_did_not_create(tmp_path, default_file):
+    import sqlite3
+
+    name = "sa_sequencing_demo.db" if default_file else "books.db"
+    with contextlib.closing(sqlite3.connect(tmp_path / name)) as db:
+        db.execute("CREATE TABLE invoices (number TEXT PRIMARY KEY)")
+        db.execute("INSERT INTO invoices VALUES ('INV-2026-00001')")
+        db.commit()
+    before = _files(tmp_path)
+
+    result = _demo_process(tmp_path) if default_file else _demo_process(tmp_path, "--file", name)
+
+    _assert_refused_in_one_line(result, name, "not a database made by", "delete it yourself")
+    assert _files(tmp_path) == before  # bytes identical, and no journal left beside it
+
+
+def test_demo_refuses_a_text_file(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n")
+    _assert_refused_in_one_line(_demo_process(tmp_path, "--file", "notes.txt"), "notes.txt")
+    assert _files(tmp_path) == {"notes.txt": b"not a database\n"}
+
+
+def test_demo_refuses_a_journal_without_its_database(tmp_path):
+    (tmp_path / "x.db-wal").write_bytes(b"someone's write-ahead log")
+    result = _demo_process(tmp_path, "--file", "x.db")
+    _assert_refused_in_one_line(result, "x.db-wal", "delete it yourself")
+    assert _files(tmp_path) == {"x.db-wal": b"someone's write-ahead log"}
+
+
+def test_demo_refuses_a_directory(tmp_path):
+    (tmp_path / "data").mkdir()
+    _assert_refused_in_one_line(_demo_process(tmp_path, "--file", "data"), "data is a directory")
+    assert list((tmp_path / "data").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["inside-a-file", "missing-directory", "proc"],
+)
+def test_demo_refuses_a_path_it_cannot_create(tmp_path, where):
+    # Paths that even root cannot create: the tests run as root here and in CI.
+    (tmp_path / "plain.txt").write_text("x")
+    path = {
+        "inside-a-file": f"{tmp_path}/plain.txt/demo.db",
+        "missing-directory": f"{tmp_path}/no/such/dir/demo.db",
+        "proc": f"/proc/sa_sequencing_demo_{os.getpid()}.db",
+    }[where]
+    result = _demo_process(tmp_path, "--file", path)
+    _assert_refused_in_one_line(result, f"cannot create the demo database {path}")
+    assert not os.path.lexists(path)
+    assert _files(tmp_path) == {"plain.txt": b"x"}
+
+
+def test_demo_replaces_its_own_database(tmp_path):
+    first = _demo_process(tmp_path, "--file", "story.db")
+    assert first.returncode == 0, first.stderr
+    assert is_demo_database(tmp_path / "story.db")
+    (tmp_path / "story.db-journal").write_bytes(b"")  # as an interrupted demo leaves it
+
+    again = _demo_process(tmp_path, "--file", "story.db")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == ""
+    assert _invoice_counts(again.stdout) == {"acme": 8, "globex": 8}  # a fresh story
+    assert is_demo_database(tmp_path / "story.db")
+    assert sorted(_files(tmp_path)) == ["story.db"]
