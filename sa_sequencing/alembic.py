@@ -7,8 +7,10 @@ New project: write an Alembic environment that already knows the sequencing tabl
 
     python -m sa_sequencing.alembic init -t sa_sequencing migrations
 
-Existing project: add :data:`VERSION_LOCATION` to ``version_locations`` (with
-``path_separator = newline`` or ``space``, never ``os``), then::
+Existing project: add :data:`VERSION_LOCATION` to ``version_locations`` after your own
+versions directory (with ``path_separator = newline`` or ``space``, never ``os``), set
+``revision_environment = true`` and call :func:`keep_new_revisions_in_project` in
+``env.py``, then::
 
     alembic upgrade sa_sequencing@head
     alembic merge -m "join sa_sequencing" heads
@@ -21,6 +23,7 @@ the same, so the plain ``alembic`` command is fine for everything but ``init``.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +53,7 @@ __all__ = [
     "Config",
     "branch_directory",
     "check_version_locations",
+    "keep_new_revisions_in_project",
     "keep_revisions_out_of_package",
     "main",
     "table_prefix",
@@ -161,25 +165,18 @@ def _same_dir(left: Path, right: Path) -> bool:
         return False
 
 
-def keep_revisions_out_of_package(
-    context: MigrationContext, revision: Any, directives: list[MigrationScript]
-) -> None:
-    """A ``process_revision_directives`` hook: never write a host revision into the package.
+def _project_version_path(script: ScriptDirectory, head: Any) -> Path | None:
+    """Where a new revision on ``head`` goes instead of where Alembic would put it.
 
-    Without a ``--version-path``, Alembic writes a new revision next to the head it
-    descends from, and refuses a new base (``--head=base``) when there are several
-    version locations. When that head is a revision of the ``sa_sequencing`` branch, the
-    file would land in the installed package. This hook sends such revisions to the first
-    version location that is not the branch's (the host's own ``versions`` directory)::
-
-        context.configure(..., process_revision_directives=keep_revisions_out_of_package)
-
-    It only acts where the file would otherwise go into the package or nowhere.
+    Alembic, given no ``--version-path`` and several version locations, writes a new
+    revision next to the first head it descends from, and refuses a revision with no
+    head (``--head=base``). Where that head is a revision of the ``sa_sequencing``
+    branch the file would land in the installed package, and the next deploy, with a
+    pristine package, fails with ``Can't locate revision``. Such revisions go to the
+    first version location that is not the branch's instead. None: Alembic's own
+    choice is fine (a head of the project's, or the branch is not listed at all).
     """
-    config = context.config
-    if config is None:
-        return
-    locations = config.get_version_locations_list() or []
+    locations = list(script.version_locations or [])
     ours = branch_directory()
     hosts = [
         path
@@ -187,25 +184,103 @@ def keep_revisions_out_of_package(
         if not _same_dir(path, ours)
     ]
     if len(hosts) == len(locations):  # the branch is not in version_locations
+        return None
+    try:
+        heads = script.revision_map.get_revisions(head or "head")
+    except Exception:  # let Alembic itself report an unusable head
+        return None
+    paths = [Path(h.path).parent for h in heads if isinstance(h, Script)]
+    if paths and not _same_dir(paths[0], ours):
+        return None
+    if not hosts:
+        raise CommandError(
+            "the new revision would be written into the installed sa_sequencing "
+            "package: add your own versions directory to version_locations (first), "
+            "or pass --version-path"
+        )
+    return hosts[0]
+
+
+def keep_new_revisions_in_project(script: ScriptDirectory) -> None:
+    """Make ``script`` write no new revision into the installed package; call it in ``env.py``.
+
+    Every new revision file, from ``alembic revision`` (with or without
+    ``--autogenerate``, on the branch's head or on ``--head=base``) and from
+    ``alembic merge`` (whatever order the heads are named in), goes to the project's
+    own versions directory, the first entry of ``version_locations`` that is not
+    :data:`VERSION_LOCATION`, unless Alembic would put it next to a head of the
+    project's anyway. A ``--version-path`` into the package is refused. Call it at the
+    top of ``env.py``, with ``revision_environment = true`` in ``alembic.ini`` so that
+    Alembic runs ``env.py`` for ``revision`` and ``merge`` too::
+
+        from alembic import context
+        from sa_sequencing.alembic import keep_new_revisions_in_project
+
+        keep_new_revisions_in_project(context.script)
+
+    It wraps :meth:`~alembic.script.ScriptDirectory.generate_revision` of this one
+    :class:`~alembic.script.ScriptDirectory`, the object the running command writes the
+    file with: ``merge`` offers no hook of its own, and ``version_locations`` has no
+    option that names where new files go.
+    """
+    if "generate_revision" in vars(script):  # wrapped already (env.py ran twice)
+        return
+    generate = script.generate_revision
+
+    def generate_revision(
+        revid: str,
+        message: str | None,
+        head: Any = None,
+        splice: bool | None = False,
+        branch_labels: Any = None,
+        version_path: str | os.PathLike[str] | None = None,
+        **kw: Any,
+    ) -> Script | None:
+        if version_path is None:
+            version_path = _project_version_path(script, head)
+        elif _same_dir(Path(version_path), branch_directory()):
+            raise CommandError(
+                f"--version-path {version_path} is the installed sa_sequencing package: "
+                "a revision there is lost with the next install; pass your own versions "
+                "directory"
+            )
+        return generate(
+            revid,
+            message,
+            head=head,
+            splice=splice,
+            branch_labels=branch_labels,
+            version_path=version_path,
+            **kw,
+        )
+
+    script.generate_revision = generate_revision  # type: ignore[method-assign,assignment]
+
+
+def keep_revisions_out_of_package(
+    context: MigrationContext, revision: Any, directives: list[MigrationScript]
+) -> None:
+    """A ``process_revision_directives`` hook: keep ``alembic revision`` out of the package.
+
+    The ``env.py`` of earlier templates passes it to ``context.configure()``. It covers
+    ``alembic revision`` only, and only where ``env.py`` runs; ``alembic merge`` never
+    calls it. :func:`keep_new_revisions_in_project` covers both and is what the template
+    uses now; an ``env.py`` that calls it needs no hook. The hook sends a revision
+    descending from the branch's head, or a new base (``--head=base``), to the first
+    version location that is not the branch's::
+
+        context.configure(..., process_revision_directives=keep_revisions_out_of_package)
+    """
+    config = context.config
+    if config is None:
         return
     script = ScriptDirectory.from_config(config)
     for directive in directives:
         if getattr(directive, "version_path", None) is not None:
             continue
-        try:
-            heads = script.revision_map.get_revisions(directive.head or "head")
-        except Exception:  # let Alembic itself report an unusable --head
-            return
-        paths = [Path(h.path).parent for h in heads if isinstance(h, Script)]
-        if paths and not _same_dir(paths[0], ours):
-            continue
-        if not hosts:
-            raise CommandError(
-                "the new revision would be written into the installed sa_sequencing "
-                "package: add your own versions directory to version_locations (first), "
-                "or pass --version-path"
-            )
-        directive.version_path = str(hosts[0])
+        path = _project_version_path(script, directive.head)
+        if path is not None:
+            directive.version_path = str(path)
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:

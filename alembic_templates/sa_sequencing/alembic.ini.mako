@@ -11,9 +11,11 @@ prepend_sys_path = .
 # template used to generate migration file names; the default is %%(rev)s_%%(slug)s
 # file_template = %%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s
 
-# Where revisions are found: this project's own versions directory FIRST (new revisions
-# and merges go next to the first head Alembic finds), then sa_sequencing's branch,
-# shipped inside the installed package as the resource "sa_sequencing:migrations/versions".
+# Where revisions are found: this project's own versions directory FIRST, then
+# sa_sequencing's branch, shipped inside the installed package as the resource
+# "sa_sequencing:migrations/versions". New revisions and merges go to the first one:
+# env.py sees to it (see revision_environment below), and Alembic alone writes a merge
+# next to the first head it finds, which is then one of yours.
 #
 # path_separator must NOT be "os": on POSIX that is ":", which would cut the package
 # resource in two. "newline" (one location per line, as below) also keeps paths with
@@ -28,10 +30,12 @@ version_locations =
 # first "alembic upgrade sa_sequencing@head" and never change it afterwards.
 sa_sequencing.table_prefix =
 
-# set to 'true' to run the environment during the 'revision' command, regardless of
-# autogenerate; env.py then also keeps plain "alembic revision" files out of the
-# installed sa_sequencing package (see keep_revisions_out_of_package in env.py).
-# revision_environment = false
+# Run env.py for "alembic revision" (with or without --autogenerate) and "alembic merge":
+# env.py keeps their new files out of the installed sa_sequencing package, where Alembic
+# would otherwise put a revision on top of the branch's head (the next deploy, with a
+# fresh package, would fail with "Can't locate revision"). Like --autogenerate, these
+# commands then connect to sqlalchemy.url.
+revision_environment = true
 
 # timezone to use when rendering the date within the migration file
 # as well as the filename (needs the tzdata package).

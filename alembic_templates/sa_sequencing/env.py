@@ -12,7 +12,7 @@ from sqlalchemy import pool
 
 from sa_sequencing import Sequencing
 from sa_sequencing.alembic import check_version_locations
-from sa_sequencing.alembic import keep_revisions_out_of_package
+from sa_sequencing.alembic import keep_new_revisions_in_project
 from sa_sequencing.alembic import table_prefix
 
 # The Alembic Config object: the values of alembic.ini.
@@ -24,6 +24,12 @@ if config.config_file_name is not None:
 
 # Fail loudly if path_separator cut "sa_sequencing:migrations/versions" in two.
 check_version_locations(config)
+
+# New revisions and merges go to this project's versions directory, never into the
+# installed sa_sequencing package, where the next install or deploy would lose them.
+# alembic.ini sets revision_environment = true so that this runs for "alembic revision"
+# and "alembic merge" too.
+keep_new_revisions_in_project(context.script)
 
 # -- Your models ---------------------------------------------------------------------
 # Replace the default below with your own metadata, the one Sequencing(Base, ...) was
@@ -49,7 +55,6 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
-        process_revision_directives=keep_revisions_out_of_package,
         **configure_options,
     )
     with context.begin_transaction():
@@ -67,7 +72,6 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            process_revision_directives=keep_revisions_out_of_package,
             **configure_options,
         )
         with context.begin_transaction():
