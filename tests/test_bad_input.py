@@ -394,3 +394,20 @@ def test_the_last_day_of_9999_in_any_zone(tx, pattern, reset, zone):
             seqs.generate("end", date=late)
         except InvalidArgumentError as exc:
             assert zone == "Pacific/Kiritimati" and "9999" in str(exc)
+
+
+@pytest.mark.parametrize("actor", [NUL, SURROGATE, "x" * 256, 5])
+def test_performed_by_is_checked_by_finalize_release_and_generate_batch(
+    prepared, tx, snapshot, actor
+):
+    from sa_sequencing import NumberRequest
+
+    before = snapshot()
+    with tx() as seqs:
+        with pytest.raises(SequencingError):
+            seqs.finalize(prepared, performed_by=actor)
+        with pytest.raises(SequencingError):
+            seqs.release(prepared, performed_by=actor)
+        with pytest.raises(SequencingError):
+            seqs.generate_batch([NumberRequest("n", 2)], performed_by=actor)
+    assert snapshot() == before
