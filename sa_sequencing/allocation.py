@@ -28,6 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from .cache import DefinitionCache
+from .checks import check_actor
+from .checks import check_count
 from .definitions import SequenceDefinition
 from .definitions import normalize_name
 from .definitions import normalize_scope
@@ -39,9 +41,7 @@ from .dialects.base import ErrorKind
 from .dialects.base import _Busy
 from .enums import OverflowBehavior
 from .enums import ResetPeriod
-from .errors import ArgumentTypeError
 from .errors import ConfigurationError
-from .errors import InvalidArgumentError
 from .errors import SequenceBusyError
 from .errors import SequenceLockedError
 from .errors import SequenceNotFoundError
@@ -147,13 +147,19 @@ class Allocator:
         day: date | datetime | None,
         performed_by: str | None,
     ) -> list[Issued]:
-        """Draw ``count`` numbers in the connection's transaction."""
+        """Draw ``count`` numbers in the connection's transaction (``count=0``: none,
+        with the arguments and the definition checked all the same)."""
         name = normalize_name(name)
         scope_key = normalize_scope(scope)
-        _check_count(count)
-        _check_actor(performed_by)
+        check_count(count, minimum=0)
+        check_actor(performed_by)
         _require_transaction(conn, name, scope_key)
         definition = self.definition(conn, name, scope_key)
+        if count == 0:
+            # django-sequences and Odoo give [] too: generate_many(name, len(rows)) must
+            # not fail on an empty batch, whose context may well be None (taken from
+            # its first row), so neither context nor date is looked at.
+            return []
         if definition.is_locked:
             raise _locked(definition, scope_key)
         draw = Draw(name, scope_key, count, context, day, performed_by)
@@ -184,6 +190,9 @@ class Allocator:
     ) -> list[Issued] | None:
         scope, count, performed_by = draw.scope, draw.quantity, draw.performed_by
         placed = self.placements.place(definition, scope, draw.day, draw.context)
+        capacity = capacity_of(definition, placed.pattern)
+        if definition.start + (count - 1) * definition.step > capacity:
+            return None  # not even a new counter holds them: the slow path says why
         strategy = self.sequencing.strategy(conn)
         spec = AuditSpec(
             definition.name,
@@ -201,7 +210,7 @@ class Allocator:
             count=count,
             start=definition.start,
             step=definition.step,
-            capacity=capacity_of(definition, placed.pattern),
+            capacity=capacity,
             now=utcnow(),
             audit=audit,
         )
@@ -387,22 +396,6 @@ def _locked(definition: SequenceDefinition, scope: str) -> SequenceLockedError:
         sequence=definition.name,
         scope=scope,
     )
-
-
-def _check_count(count: object) -> None:
-    if isinstance(count, bool) or not isinstance(count, int):
-        raise ArgumentTypeError(f"count must be an int, not {type(count).__name__}")
-    if count < 1:
-        raise InvalidArgumentError(f"count must be at least 1, not {count}")
-
-
-def _check_actor(performed_by: object) -> None:
-    if performed_by is not None and not isinstance(performed_by, str):
-        raise ArgumentTypeError(
-            f"performed_by must be a str or None, not {type(performed_by).__name__}"
-        )
-    if isinstance(performed_by, str) and len(performed_by) > 255:
-        raise InvalidArgumentError("performed_by is longer than 255 characters")
 
 
 def _require_transaction(conn: Connection, name: str, scope: str) -> None:

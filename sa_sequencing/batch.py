@@ -40,7 +40,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from .allocation import Issued
-from .allocation import _check_count
+from .checks import check_actor
+from .checks import check_count
 from .definitions import normalize_name
 from .definitions import normalize_scope
 from .errors import ArgumentTypeError
@@ -311,6 +312,7 @@ def generate_batch(
     performed_by: str | None,
 ) -> list[list[str]]:
     """The numbers of each request, drawn in lock order (see the module docs)."""
+    check_actor(performed_by)
     batch = Batch(conn)
     tickets: list[list[int]] = []
     for request in requests:
@@ -318,7 +320,7 @@ def generate_batch(
             raise ArgumentTypeError(
                 f"generate_batch() takes NumberRequest items, not {type(request).__name__}"
             )
-        _check_count(request.count)
+        check_count(request.count, minimum=0)
         tickets.append(
             [
                 batch.add(allocator, request.name, request.scope, request.context, request.date)

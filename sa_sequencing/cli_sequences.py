@@ -147,6 +147,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     context, day = parse_context(args.context), parse_date(args.date)
     count = args.count
+    if count < 1:
+        # generate_many(name, 0) is [] for code that numbers an empty batch; asked for
+        # on the command line it is a slip.
+        raise ValueError(f"invalid --count {count}: give how many numbers to draw, >= 1")
     with open_manager(args) as seqs:
         if count == 1:
             numbers = [

@@ -8,7 +8,6 @@ that can issue numbers without repeating them (unless the caller opted in with
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,10 @@ from typing import TYPE_CHECKING
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .checks import check_flag
+from .checks import check_metadata
+from .checks import check_text
+from .checks import unstorable
 from .enums import GapPolicy
 from .enums import OverflowBehavior
 from .enums import ResetPeriod
@@ -26,9 +29,12 @@ from .errors import ArgumentTypeError
 from .errors import ConfigurationError
 from .errors import PatternError
 from .errors import describe
-from .models import NAME_LENGTH
-from .models import PATTERN_LENGTH
-from .models import SCOPE_LENGTH
+from .limits import MAX_COUNTER
+from .limits import NAME_LENGTH
+from .limits import NUMBER_LENGTH
+from .limits import PATTERN_LENGTH
+from .limits import SCOPE_LENGTH
+from .limits import TIMEZONE_LENGTH
 from .patterns import Pattern
 from .periods import zone
 
@@ -38,7 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["SequenceDefinition", "normalize_name", "normalize_scope", "validate_options"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-MAX_COUNTER = 2**63 - 1
 
 #: Options of ``define`` and ``update`` and their defaults.
 DEFAULTS: dict[str, Any] = {
@@ -66,6 +71,9 @@ def _identifier(text: str, what: str, limit: int, hint: str, shown: object) -> s
     at most ``limit`` characters."""
     if not text.strip() or text != text.strip() or _CONTROL.search(text):
         raise ConfigurationError(f"invalid {what} {shown!r}: {hint}")
+    error = unstorable(text, what)
+    if error is not None:
+        raise error
     if len(text) > limit:
         raise ConfigurationError(
             f"{what} {text[:20]!r}... is {len(text)} characters long: the limit is {limit}"
@@ -101,10 +109,7 @@ def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COU
     return value
 
 
-def _flag(value: object, option: str) -> bool:
-    if not isinstance(value, bool):
-        raise ArgumentTypeError(f"{option} must be True or False, not {type(value).__name__}")
-    return value
+_flag = check_flag
 
 
 def validate_options(
@@ -123,23 +128,13 @@ def validate_options(
             f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}"
         )
     where = describe(name, scope)
-    if not isinstance(pattern, str):
-        raise ArgumentTypeError(f"pattern must be a str, not {type(pattern).__name__}")
-    if len(pattern) > PATTERN_LENGTH:
-        raise PatternError(
-            f"{where}: pattern is {len(pattern)} characters long, the limit is {PATTERN_LENGTH}",
-            sequence=name,
-            scope=scope,
-        )
-    try:
-        compiled = Pattern.compile(pattern)
-    except PatternError as exc:
-        raise PatternError(f"{where}: {exc}", sequence=name, scope=scope) from exc
+    overflow = OverflowBehavior.coerce(options["overflow"], field="overflow")
+    compiled = compile_pattern(pattern, where, name, scope, overflow=overflow)
     values: dict[str, Any] = {
         "pattern": pattern,
         "reset_period": ResetPeriod.coerce(options["reset_period"], field="reset_period").value,
         "gap_policy": GapPolicy.coerce(options["gap_policy"], field="gap_policy").value,
-        "overflow": OverflowBehavior.coerce(options["overflow"], field="overflow").value,
+        "overflow": overflow.value,
         "step": _integer(options["step"], "step", minimum=1, maximum=2**31 - 1),
         "start": _integer(options["start"], "start", minimum=0),
         "exhaustion_threshold": _integer(
@@ -156,23 +151,11 @@ def validate_options(
     values["reset_limit"] = (
         None if limit is None else _integer(limit, "reset_limit", minimum=1, maximum=2**31 - 1)
     )
-    tz = options["timezone"]
-    if not isinstance(tz, str):
-        raise ArgumentTypeError(f"timezone must be an IANA name (str), not {type(tz).__name__}")
+    tz = check_text(options["timezone"], "timezone", limit=TIMEZONE_LENGTH)
+    assert tz is not None
     zone(tz)
     values["timezone"] = tz
-    metadata = options["metadata"]
-    if metadata is not None:
-        if not isinstance(metadata, Mapping):
-            raise ArgumentTypeError(
-                f"metadata must be a mapping or None, not {type(metadata).__name__}"
-            )
-        try:
-            json.dumps(dict(metadata))
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"{where}: metadata is not JSON-serialisable: {exc}") from exc
-        metadata = dict(metadata)
-    values["metadata_"] = metadata
+    values["metadata_"] = check_metadata(options["metadata"], f"{where}: metadata")
 
     if values["cache_size"]:
         raise ConfigurationError(
@@ -208,6 +191,47 @@ def validate_options(
                 scope=scope,
             )
     return values
+
+
+def compile_pattern(
+    pattern: object, where: str, name: str, scope: str, *, overflow: OverflowBehavior
+) -> Pattern:
+    """``pattern`` compiled, if its numbers can be stored: :class:`PatternError` (or
+    :class:`~sa_sequencing.InvalidArgumentError` for text no database stores) else.
+
+    A number is refused at ``generate`` when it *could* outgrow the number column
+    (its counter at the most digits it can reach, see
+    :func:`sa_sequencing.placement.render_parts`), so a pattern is refused here by
+    the same rule, with every context variable one character long.
+    """
+    text = check_text(pattern, "pattern", limit=PATTERN_LENGTH)
+    assert text is not None
+    try:
+        compiled = Pattern.compile(text)
+    except PatternError as exc:
+        raise PatternError(f"{where}: {exc}", sequence=name, scope=scope) from exc
+    shortest = compiled.shortest_length_around_counter()
+    digits = max_counter_digits(
+        compiled.counter_width, bounded=overflow is not OverflowBehavior.EXTEND_PADDING
+    )
+    if shortest + digits > NUMBER_LENGTH:
+        raise PatternError(
+            f"{where}: pattern {text!r} gives numbers of at least {shortest + digits} "
+            f"characters ({shortest} around a counter of {digits} digits), but a number "
+            f"holds at most {NUMBER_LENGTH}; shorten its text",
+            sequence=name,
+            scope=scope,
+        )
+    return compiled
+
+
+def max_counter_digits(width: int | None, *, bounded: bool) -> int:
+    """The most digits a counter rendered at ``width`` can have: ``width`` when the
+    pattern's capacity stops it (``bounded``: the counter is padded and does not
+    ``extend_padding``), else those of :data:`~sa_sequencing.limits.MAX_COUNTER`."""
+    if width and bounded:
+        return width
+    return max(width or 0, len(str(MAX_COUNTER)))
 
 
 @dataclass(frozen=True)

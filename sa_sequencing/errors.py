@@ -69,7 +69,17 @@ class SequenceNotFoundError(SequencingError):
 
 
 class DuplicateSequenceError(SequencingError):
-    """A definition with this name already exists in this scope."""
+    """A definition with this name already exists in this scope.
+
+    From ``define(..., exist_ok=True)``, :attr:`differences` maps each option that
+    differs to ``(stored, given)``; otherwise it is empty.
+    """
+
+    differences: dict[str, tuple[object, object]]
+
+    def __init__(self, message: str, *, sequence: str | None = None, scope: str | None = None):
+        super().__init__(message, sequence=sequence, scope=scope)
+        self.differences = {}
 
 
 class SequenceLockedError(SequencingError):

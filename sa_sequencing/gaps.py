@@ -2,8 +2,11 @@
 
 A *gap* is a counter value that was drawn but will not stand: a number voided
 after it was issued (reason ``voided``), a reserved number given back (``released``)
-or left to expire (``expired``).  What happens to it is the definition's
-``gap_policy``:
+or left to expire (``expired``).  A counter moved forward by ``override`` skips
+values that were never issued: each is a gap too (reason ``override``, status
+``skipped``), reported but never served, because the numbers an override skips are
+typically those an earlier system already issued.  What happens to the others is
+the definition's ``gap_policy``:
 
 * ``allow_gaps``: nothing is recorded (the ledger still has the void);
 * ``report_gaps_only``: the gap is recorded and never reused, so :meth:`gap_report
@@ -63,9 +66,12 @@ if TYPE_CHECKING:
 __all__ = ["GAP_REASONS", "Gap", "GapPool", "GapRepository"]
 
 #: Why a gap exists.
-GAP_REASONS = ("voided", "released", "expired")
+GAP_REASONS = ("voided", "released", "expired", "override")
 UNFILLED = "unfilled"
 FILLED = "filled"
+SKIPPED = "skipped"
+"""A value ``override`` passed over: reported as missing, never served."""
+MISSING = (UNFILLED, SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,8 @@ class Gap:
     """The number as it was issued."""
     reason: str
     status: str
-    """``unfilled``, or ``filled`` once ``fill_gaps`` served the value again."""
+    """``unfilled``; ``filled`` once ``fill_gaps`` served the value again; ``skipped``
+    for a value an ``override`` passed over (never served)."""
     performed_by: str | None
     created_at: datetime
     filled_at: datetime | None
@@ -133,6 +140,35 @@ class GapRepository(_Repository):
         ):
             conn.execute(insert(g).values(**key, **gap))
 
+    def record_skipped(
+        self,
+        definition: SequenceDefinition,
+        scope: str,
+        *,
+        period: str,
+        cycle: int,
+        skipped: list[tuple[int, str]],
+        performed_by: str | None,
+    ) -> None:
+        """Register the ``(value, number)`` pairs an override passed over (values above
+        every issued one, so none has a row yet)."""
+        if not skipped:
+            return
+        g = self.tables.gaps
+        now = utcnow()
+        rows = [
+            {
+                **issued_number_key(definition, scope, period, cycle, value),
+                "number": number,
+                "reason": "override",
+                "status": SKIPPED,
+                "performed_by": performed_by,
+                "created_at": now,
+            }
+            for value, number in skipped
+        ]
+        self.connection.execute(insert(g), rows)
+
     def find(
         self, definition: SequenceDefinition, scope: str, *, period: str, cycle: int, value: int
     ) -> Gap | None:
@@ -149,13 +185,19 @@ class GapRepository(_Repository):
         g = self.tables.gaps
         stmt = self._of_sequence(g, definition, scope, g.c.cycle, g.c.value)
         if not include_filled:
-            stmt = stmt.where(g.c.status == UNFILLED)
+            stmt = stmt.where(g.c.status.in_(MISSING))
         return self._snapshots(Gap, stmt)
 
-    def count(self, definition: SequenceDefinition, scope: str, *, status: str = UNFILLED) -> int:
+    def count(
+        self, definition: SequenceDefinition, scope: str, *, status: str | None = None
+    ) -> int:
+        """How many gaps of the definition's ``scope`` have ``status`` (default: the
+        missing numbers, unfilled or skipped)."""
         g = self.tables.gaps
         return count_rows(
-            self.connection, *matching(g, sequence_id=definition.id, scope=scope, status=status)
+            self.connection,
+            *matching(g, sequence_id=definition.id, scope=scope),
+            g.c.status.in_(MISSING) if status is None else g.c.status == status,
         )
 
 

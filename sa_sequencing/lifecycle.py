@@ -15,7 +15,12 @@ void already; a number still held by a reservation is released instead.  Under
 step``.  It is refused unless ``value`` is above every number issued from that
 counter (its current value and its reservations): a counter is never moved back,
 so numbers cannot repeat.  The values skipped are explained by the
-``counter_overridden`` audit row, not by gap rows.
+``counter_overridden`` audit row and, under ``report_gaps_only`` and ``fill_gaps``,
+by one gap per skipped value (reason ``override``, status ``skipped``, the actor),
+so the gap report explains every missing number; such gaps are never served, as
+the numbers an override skips are usually those an earlier system issued.  Their
+numbers show a context variable as ``?`` (no document had them).  An override may
+skip at most 1,000,000 values under those policies.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .checks import check_actor
+from .checks import check_flag
+from .checks import check_text
 from .definitions import SequenceDefinition
 from .definitions import normalize_name
 from .definitions import normalize_scope
@@ -46,8 +54,14 @@ from .errors import InvalidArgumentError
 from .errors import InvalidCounterValueError
 from .errors import PatternError
 from .errors import describe
+from .gaps import MISSING
+from .gaps import SKIPPED
 from .gaps import Gap
 from .gaps import GapRepository
+from .limits import MAX_COUNT
+from .limits import MAX_COUNTER
+from .limits import NUMBER_LENGTH
+from .limits import REASON_LENGTH
 from .locate import Location
 from .locate import locate
 from .overflow import series_pattern
@@ -76,8 +90,6 @@ if TYPE_CHECKING:
 __all__ = ["LifecycleMixin", "ManagerParts"]
 
 _R = TypeVar("_R")
-
-REASON_LENGTH = 32
 
 
 class ManagerParts:
@@ -168,10 +180,9 @@ class LifecycleMixin(ManagerParts):
     ) -> None:
         """Record the issued ``number`` as cancelled, with ``reason`` (default
         ``"voided"``, at most 32 characters) and the actor."""
-        if not isinstance(number, str):
-            raise ArgumentTypeError(f"number must be a str, not {type(number).__name__}")
+        check_text(number, "number", limit=NUMBER_LENGTH)
         reason = _reason(reason)
-        _actor(performed_by)
+        check_actor(performed_by)
         definition, scope_key = self._serving(name, scope)
         where = describe(definition.name, scope_key)
         place = self._place_issued(definition, scope_key, number)
@@ -179,7 +190,7 @@ class LifecycleMixin(ManagerParts):
         gap = self.gap_registry.find(
             definition, scope_key, period=place.period, cycle=place.cycle, value=place.value
         )
-        if gap is not None and (gap.status == "unfilled" or number != gap.filled_number):
+        if gap is not None and (gap.status in MISSING or number != gap.filled_number):
             raise _already_void(where, definition, scope_key, number, gap)
         if not definition.gap_policy.tracks_gaps and self._voided_in_ledger(
             definition, scope_key, number
@@ -298,11 +309,13 @@ class LifecycleMixin(ManagerParts):
         self, name: str, *, scope: str | None = None, include_filled: bool = False
     ) -> builtins.list[Gap]:
         """The gap registry of ``name`` in ``scope``, in counter order."""
+        check_flag(include_filled, "include_filled")
         definition, scope_key = self._serving(name, scope)
         return self.gap_registry.list(definition, scope_key, include_filled=include_filled)
 
     def gap_report(self, name: str, *, scope: str | None = None) -> builtins.list[str]:
-        """The numbers missing from ``name`` in ``scope`` (unfilled gaps), in counter order."""
+        """The numbers missing from ``name`` in ``scope`` (unfilled and skipped gaps), in
+        counter order."""
         return [gap.number for gap in self.gaps(name, scope=scope)]
 
     # -- overrides ------------------------------------------------------------------
@@ -320,17 +333,23 @@ class LifecycleMixin(ManagerParts):
         is ``value + step``.  Refused unless above every number issued from it."""
         if isinstance(value, bool) or not isinstance(value, int):
             raise ArgumentTypeError(f"value must be an int, not {type(value).__name__}")
-        _actor(performed_by)
+        check_actor(performed_by)
         definition, scope_key = self._serving(name, scope, shared_lock=True)
         where = describe(definition.name, scope_key)
         allocator = self.sequencing.allocator
         day = document_day(date, definition.zone)
         period = period_key(definition.reset_period, day, definition.fiscal_year_start)
-        capacity = capacity_of(definition, pattern_for(definition, day))
-        if capacity is not None and value > capacity:
+        pattern = pattern_for(definition, day)
+        capacity = capacity_of(definition, pattern)
+        if value > capacity:
+            what = (
+                "the largest value a counter holds"
+                if capacity == MAX_COUNTER
+                else "the pattern's capacity"
+            )
             raise InvalidCounterValueError(
-                f"{where}: {value} does not fit the pattern's capacity of {capacity}; widen "
-                "{COUNTER:N} first",
+                f"{where}: {value} does not fit {what} of {capacity}"
+                + ("" if capacity == MAX_COUNTER else "; widen {COUNTER:N} first"),
                 sequence=definition.name,
                 scope=scope_key,
             )
@@ -348,8 +367,39 @@ class LifecycleMixin(ManagerParts):
             scope_key,
             lambda: strategy.lock_counter(conn, key, empty=empty, now=utcnow()),
         )
-        self._check_override(definition, scope_key, key, state, value)
+        highest = self._check_override(definition, scope_key, key, state, value)
+        skipped = range(highest + definition.step, value + 1, definition.step)
+        if definition.gap_policy.tracks_gaps and len(skipped) > MAX_COUNT:
+            raise InvalidCounterValueError(
+                f"{where}: override to {value} would skip {len(skipped):,} numbers, and "
+                f"{definition.gap_policy.value} records each in the gap registry (at most "
+                f"{MAX_COUNT:,} per override); choose a closer value",
+                sequence=definition.name,
+                scope=scope_key,
+            )
         strategy.write_counter(conn, key, CounterState(value, state.cycle), now=utcnow())
+        if definition.gap_policy.tracks_gaps:
+            if state.cycle > 1 and definition.overflow is OverflowBehavior.SWITCH_PATTERN:
+                pattern = series_pattern(pattern, state.cycle)
+            self.gap_registry.record_skipped(
+                definition,
+                scope_key,
+                period=period,
+                cycle=state.cycle,
+                skipped=[
+                    (
+                        skip,
+                        pattern.render_without_context(
+                            skip,
+                            day=day,
+                            fiscal_year_start=definition.fiscal_year_start,
+                            cycle=state.cycle,
+                        ),
+                    )
+                    for skip in skipped
+                ],
+                performed_by=performed_by,
+            )
         self.audits.record(
             definition.name,
             scope_key,
@@ -371,7 +421,9 @@ class LifecycleMixin(ManagerParts):
         key: CounterKey,
         state: CounterState,
         value: int,
-    ) -> None:
+    ) -> int:
+        """The highest value issued or reserved from the counter, if ``value`` is above
+        it; :class:`InvalidCounterValueError` if not."""
         r = self.sequencing.tables.reservations
         of_counter = matching(
             r, sequence_id=key.sequence_id, scope=key.scope, period=key.period, cycle=state.cycle
@@ -389,6 +441,7 @@ class LifecycleMixin(ManagerParts):
                 sequence=definition.name,
                 scope=scope,
             )
+        return highest
 
     # -- pattern versions --------------------------------------------------------------
 
@@ -410,7 +463,7 @@ class LifecycleMixin(ManagerParts):
             raise InvalidArgumentError(
                 f"effective_until {until} is before effective_from {start}: give a range"
             )
-        _actor(performed_by)
+        check_actor(performed_by)
         definition = self._own(name, scope, for_update=True)
         try:
             validate_options(definition.name, definition.scope_key, pattern, definition.options())
@@ -464,6 +517,7 @@ def _reason(reason: object) -> str:
         return "voided"
     if not isinstance(reason, str):
         raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
+    check_text(reason, "reason", limit=len(reason))  # NUL, surrogates
     if not reason.strip() or len(reason) > REASON_LENGTH:
         raise InvalidArgumentError(
             f"reason {reason[:40]!r} must be 1 to {REASON_LENGTH} characters "
@@ -472,18 +526,13 @@ def _reason(reason: object) -> str:
     return reason
 
 
-def _actor(performed_by: object) -> None:
-    from .allocation import _check_actor
-
-    _check_actor(performed_by)
-
-
 def _already_void(
     where: str, definition: SequenceDefinition, scope: str, number: str, gap: Gap
 ) -> InvalidCounterValueError:
-    if gap.status == "unfilled":
+    if gap.status in MISSING:
         by = f" by {gap.performed_by}" if gap.performed_by else ""
-        what = f"is already a gap ({gap.reason}{by}); nothing to do"
+        never = ", never issued" if gap.status == SKIPPED else ""
+        what = f"is already a gap ({gap.reason}{by}{never}); nothing to do"
     else:
         what = (
             f"was voided ({gap.reason}) and its counter value reissued as "

@@ -105,10 +105,17 @@ def period_range(
         return day, day
     if reset_period is ResetPeriod.MONTHLY:
         year, month = (int(part) for part in period.split("-"))
-        following = date(year + month // 12, month % 12 + 1, 1)
-        return date(year, month, 1), following - timedelta(days=1)
+        return date(year, month, 1), _day_before(year + month // 12, month % 12 + 1)
     if reset_period is ResetPeriod.YEARLY:
         return date(int(period), 1, 1), date(int(period), 12, 31)
     year = int(period.removeprefix("FY"))
     first = date(year, fiscal_year_start, 1)
-    return first, date(year + 1, fiscal_year_start, 1) - timedelta(days=1)
+    return first, _day_before(year + 1, fiscal_year_start)
+
+
+def _day_before(year: int, month: int) -> date:
+    """The day before the 1st of ``month`` in ``year``; the last day Python knows when
+    that 1st is past 9999-12-31 (a period that starts in December 9999)."""
+    if year > date.max.year:
+        return date.max
+    return date(year, month, 1) - timedelta(days=1)

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from .batch import NumberRequest
 from .batch import generate_batch
+from .checks import check_actor
+from .checks import check_count
 from .definitions import COUNTING_OPTIONS
 from .definitions import DEFAULTS
 from .definitions import SequenceDefinition
@@ -32,6 +34,7 @@ from .enums import OverflowBehavior
 from .enums import ResetPeriod
 from .errors import ArgumentTypeError
 from .errors import ConfigurationError
+from .errors import DuplicateSequenceError
 from .errors import PatternError
 from .errors import SequenceNotFoundError
 from .errors import describe
@@ -88,11 +91,19 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         allow_repeats: bool = False,
         metadata: Mapping[str, Any] | None = None,
         performed_by: str | None = None,
+        exist_ok: bool = False,
     ) -> SequenceDefinition:
         """Create a definition; :class:`~sa_sequencing.DuplicateSequenceError` if it exists.
 
         ``scope=None`` makes a global definition, the template for every scope that has
         none of its own (each scope still counts on its own counter).
+
+        With ``exist_ok=True`` an application can define its sequences at every start:
+        a stored definition identical to this one (pattern and every option) is
+        returned unchanged, with no audit row; one that differs raises
+        :class:`~sa_sequencing.DuplicateSequenceError` naming each difference (its
+        ``differences`` maps option to ``(stored, given)``), and nothing is changed:
+        use :meth:`update` for that.
         """
         name = normalize_name(name)
         scope_key = normalize_scope(scope)
@@ -112,7 +123,25 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
             "metadata": metadata,
         }
         values = validate_options(name, scope_key, pattern, options)
-        definition = self.sequences.create(name, scope_key, values)
+        if not isinstance(exist_ok, bool):
+            raise ArgumentTypeError(f"exist_ok must be True or False, not {exist_ok!r}")
+        check_actor(performed_by)
+        if exist_ok:
+            existing = self.sequences.get_exact(name, scope_key)
+            if existing is not None:
+                return _same_definition(existing, values)
+        try:
+            definition = self.sequences.create(name, scope_key, values)
+        except DuplicateSequenceError:
+            # A concurrent define won the race: with exist_ok, compare against it.  A
+            # locking read sees its row even where this transaction's snapshot predates
+            # it (InnoDB's REPEATABLE READ).
+            existing = (
+                self.sequences.get_exact(name, scope_key, for_update=True) if exist_ok else None
+            )
+            if existing is None:
+                raise
+            return _same_definition(existing, values)
         self.audits.record(
             name,
             scope_key,
@@ -179,6 +208,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         ``fiscal_year_start``) cannot change once numbers were issued, because the
         counters already issued would be orphaned and numbers could repeat.
         """
+        check_actor(performed_by)
         definition = self._own(name, scope, for_update=True)
         allowed = set(DEFAULTS) | {"pattern"}
         unknown = set(changes) - allowed
@@ -228,6 +258,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
 
         The audit ledger keeps its rows, and gets a ``sequence_deleted`` one.
         """
+        check_actor(performed_by)
         definition = self._own(name, scope, for_update=True)
         self.sequences.delete(definition)
         self.audits.record(
@@ -254,6 +285,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
     def _set_locked(
         self, name: str, scope: str | None, locked: bool, performed_by: str | None
     ) -> None:
+        check_actor(performed_by)
         definition = self._own(name, scope, for_update=True)
         if definition.is_locked == locked:
             return
@@ -347,7 +379,11 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
     # -- reading numbers back -------------------------------------------------------------
 
     def validate(self, name: str, number: str, *, scope: str | None = None) -> bool:
-        """Whether ``number`` has the form of the sequence's pattern."""
+        """Whether ``number`` has the form of the sequence's pattern.
+
+        Safe on untrusted text: any ``str`` (empty, huge, with NUL characters or lone
+        surrogates) gives ``True`` or ``False``; only a non-``str`` is an error.
+        """
         if not isinstance(number, str):
             raise ArgumentTypeError(f"number must be a str, not {type(number).__name__}")
         return any(p.validate(number) for p in self._patterns(self.get(name, scope=scope)))
@@ -371,11 +407,34 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         self, name: str | None = None, *, scope: Any = ALL_SCOPES, limit: int | None = 100
     ) -> builtins.list[AuditEntry]:
         """The latest ``limit`` ledger entries (of one sequence, or all), oldest first."""
+        if limit is not None:
+            check_count(limit, minimum=0, what="limit")
         if name is not None:
             name = normalize_name(name)
         if scope is not ALL_SCOPES:
             scope = normalize_scope(scope)
         return self.audits.entries(name, scope=scope, limit=limit)
+
+
+def _same_definition(
+    existing: SequenceDefinition, values: Mapping[str, Any]
+) -> SequenceDefinition:
+    """``existing`` when ``values`` (validated) define it exactly; else the
+    :class:`~sa_sequencing.DuplicateSequenceError` of ``define(exist_ok=True)``."""
+    stored = {"pattern": existing.pattern, **_jsonable(existing.options())}
+    given = {"pattern": values["pattern"], **_jsonable(_options_view(values))}
+    differences = {k: (stored.get(k), given[k]) for k in given if stored.get(k) != given[k]}
+    if not differences:
+        return existing
+    listed = "; ".join(f"{k}: stored {a!r}, given {b!r}" for k, (a, b) in differences.items())
+    error = DuplicateSequenceError(
+        f"{existing.describe()} is already defined differently ({listed}): change it with "
+        "update(), or define it as stored",
+        sequence=existing.name,
+        scope=existing.scope,
+    )
+    error.differences = differences
+    raise error
 
 
 def _options_view(values: Mapping[str, Any]) -> dict[str, Any]:

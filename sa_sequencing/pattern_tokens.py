@@ -48,6 +48,7 @@ __all__ = [
     "format_template",
     "pattern_error",
     "scan",
+    "shortest_text",
     "token_regex",
 ]
 
@@ -261,6 +262,13 @@ def token_regex(token: Token) -> str:
         return f"[0-9]{{{width}}}|{wider}" if width else "0|[1-9][0-9]*"
     # Cycles start at 1, so a padded field of zeros only is no cycle.
     return f"(?=[0-9]{{0,{width - 1}}}[1-9])[0-9]{{{width}}}|{wider}" if width else "[1-9][0-9]*"
+
+
+def shortest_text(token: Token) -> int:
+    """The fewest characters ``token`` renders to (a context variable: one)."""
+    if token.kind == "date":
+        return max(token.width or 0, _DATE_TOKENS[token.name][0])
+    return token.width or 1
 
 
 def format_template(segments: tuple[Text | Token, ...]) -> str:

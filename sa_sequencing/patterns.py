@@ -109,6 +109,7 @@ from .pattern_tokens import date_fields
 from .pattern_tokens import format_template
 from .pattern_tokens import pattern_error
 from .pattern_tokens import scan
+from .pattern_tokens import shortest_text
 from .pattern_tokens import token_regex
 
 if TYPE_CHECKING:
@@ -257,17 +258,35 @@ class Pattern:
             text = ""
             if isinstance(value, str):
                 text = str.__str__(value)  # the plain text, even of a str-based enum
-            elif isinstance(value, int) and not isinstance(value, bool):
+            elif (
+                isinstance(value, int)
+                and not isinstance(value, bool)
+                # str() refuses ints over 4,300 digits; none fits a number anyway
+                and value.bit_length() <= MAX_NUMBER_LENGTH * 4
+            ):
                 text = str(int(value))
             if not _WORDS.fullmatch(text):
+                shown = (
+                    f"an int of {value.bit_length()} bits"
+                    if isinstance(value, int) and value.bit_length() > MAX_NUMBER_LENGTH * 4
+                    else repr(value)[:60]
+                )
                 raise pattern_error(
                     self.source,
-                    f"context variable {{{name}}} (key {key!r}) has value {value!r}; it must "
+                    f"context variable {{{name}}} (key {key!r}) has value {shown}; it must "
                     "be a non-empty str or int of letters, digits and '_' only, so numbers "
                     "can be read back",
                 )
             texts[name] = text
         return texts
+
+    def shortest_length_around_counter(self) -> int:
+        """The fewest characters around the counter of any number of this pattern."""
+        return sum(
+            len(s.text) if isinstance(s, Text) else shortest_text(s)
+            for s in self.segments
+            if s is not self._counter
+        )
 
     def render_around_counter(
         self,
@@ -303,6 +322,23 @@ class Pattern:
             )
         return before, self.counter_width, after
 
+    def render_without_context(
+        self, counter: int, *, day: datetime.date, fiscal_year_start: int = 1, cycle: int = 1
+    ) -> str:
+        """The number for ``counter`` with every context variable shown as ``?``: for a
+        value no document had (one an override skipped), so no context exists."""
+        values: dict[str, object] = {"CYCLE": as_int(cycle, "cycle", 1)}
+        if self._needs_dates:
+            values.update(cached_date_fields(as_day(day), fiscal_year_start))
+        values.update(dict.fromkeys(self.context_names, "?"))
+        digits = str(as_int(counter, "counter", 0))
+        width = self.counter_width
+        return (
+            self._before.format_map(values)
+            + (digits.zfill(width) if width else digits)
+            + self._after.format_map(values)
+        )
+
     def render(
         self,
         counter: int,
@@ -325,6 +361,9 @@ class Pattern:
         return number
 
     def _read(self, number: object) -> tuple[dict[str, int | str] | None, str]:
+        if isinstance(number, str) and len(number) > MAX_NUMBER_LENGTH:
+            # Also keeps int() below from meeting more than 4,300 digits.
+            return None, f"it is longer than any number ({MAX_NUMBER_LENGTH} characters)"
         match = self._regex.match(number) if isinstance(number, str) else None
         if match is None:
             return None, "it does not have the pattern's form"

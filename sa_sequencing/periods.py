@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfoNotFoundError
 from .enums import ResetPeriod
 from .errors import ArgumentTypeError
 from .errors import ConfigurationError
+from .errors import InvalidArgumentError
 
 __all__ = ["document_day", "fiscal_year_of", "period_key", "zone"]
 
@@ -49,7 +50,13 @@ def document_day(value: date | datetime | None, tz: ZoneInfo) -> date:
         return datetime.now(tz).date()
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            return value.astimezone(tz).date()
+            try:
+                return value.astimezone(tz).date()
+            except OverflowError:
+                raise InvalidArgumentError(
+                    f"date {value.isoformat()} falls outside the years 1 to 9999 in the "
+                    f"sequence's time zone {tz.key}"
+                ) from None
         return value.date()
     if isinstance(value, date):
         return value

@@ -22,11 +22,13 @@ from datetime import date
 from datetime import datetime
 from typing import Any
 
+from .checks import check_context
 from .definitions import SequenceDefinition
+from .definitions import max_counter_digits
 from .enums import OverflowBehavior
-from .errors import ArgumentTypeError
 from .errors import PatternError
 from .errors import describe
+from .limits import NUMBER_LENGTH
 from .overflow import series_pattern
 from .patterns import Pattern
 from .periods import document_day
@@ -76,13 +78,17 @@ def render_parts(
     context: Mapping[str, object] | None,
     cycle: int,
 ) -> tuple[str, int | None, str]:
-    """The text before the counter, the counter's width and the text after it."""
-    _check_context(context)
+    """The text before the counter, the counter's width and the text after it.
+
+    Refused (before any counter moves) when the number *could* outgrow the number
+    column: the counter counted at the most digits it can reach, not at today's.
+    """
+    check_context(context)
     if cycle > 1 and definition.overflow is OverflowBehavior.SWITCH_PATTERN:
         # The next series: 'INV-0001' becomes 'INV-A-0001' (one separator, not two).
         pattern = series_pattern(pattern, cycle)
     try:
-        return pattern.render_around_counter(
+        before, width, after = pattern.render_around_counter(
             day=day,
             context=context,
             fiscal_year_start=definition.fiscal_year_start,
@@ -92,6 +98,18 @@ def render_parts(
         raise PatternError(
             f"{describe(definition.name, scope)}: {exc}", sequence=definition.name, scope=scope
         ) from exc
+    digits = max_counter_digits(
+        width, bounded=definition.overflow is not OverflowBehavior.EXTEND_PADDING
+    )
+    if len(before) + len(after) + digits > NUMBER_LENGTH:
+        raise PatternError(
+            f"{describe(definition.name, scope)}: with this context numbers could be "
+            f"{len(before) + len(after) + digits} characters long ({digits} for the counter), "
+            f"more than the {NUMBER_LENGTH} a number holds; shorten the context values",
+            sequence=definition.name,
+            scope=scope,
+        )
+    return before, width, after
 
 
 def render(
@@ -106,11 +124,6 @@ def render(
     """The number for counter ``value`` in ``cycle``."""
     prefix, width, suffix = render_parts(definition, pattern, scope, day, context, cycle)
     return glue(prefix, value, width, suffix)
-
-
-def _check_context(context: object) -> None:
-    if context is not None and not isinstance(context, Mapping):
-        raise ArgumentTypeError(f"context must be a mapping or None, not {type(context).__name__}")
 
 
 def glue(prefix: str, value: int, width: int | None, suffix: str) -> str:
@@ -162,10 +175,10 @@ class PlacementCache:
     ) -> Placement:
         """The placement of a number of ``definition`` in ``scope`` dated ``day_input``."""
         day = document_day(day_input, definition.zone)
-        _check_context(context)
         if context:
-            # the text depends on the context
+            # the text depends on the context (render_parts checks it)
             return place(definition, scope, day, context)
+        check_context(context)  # None, or an empty mapping; not [] or ""
         key = (id(definition), scope, day)
         entry = self._entries.get(key)
         if entry is not None and entry[0] is definition:

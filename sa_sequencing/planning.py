@@ -16,6 +16,7 @@ from .dialects.base import CounterState
 from .enums import OverflowBehavior
 from .errors import SequenceExhaustedError
 from .errors import describe
+from .limits import MAX_COUNTER
 from .patterns import Pattern
 
 __all__ = ["Plan", "capacity_of", "plan_allocation", "series_label"]
@@ -29,10 +30,11 @@ class Plan:
     events: list[tuple[str, dict[str, Any]]]
 
 
-def capacity_of(definition: SequenceDefinition, pattern: Pattern) -> int | None:
-    """Where the counter must stop, or ``None`` when it may grow without bound."""
-    if definition.overflow is OverflowBehavior.EXTEND_PADDING:
-        return None
+def capacity_of(definition: SequenceDefinition, pattern: Pattern) -> int:
+    """Where the counter must stop: the pattern's capacity, else (no padding, or
+    ``extend_padding``) the largest value the signed 64-bit counter column holds."""
+    if definition.overflow is OverflowBehavior.EXTEND_PADDING or pattern.capacity is None:
+        return MAX_COUNTER
     return pattern.capacity
 
 
@@ -40,7 +42,7 @@ def plan_allocation(
     definition: SequenceDefinition,
     state: CounterState | None,
     count: int,
-    capacity: int | None,
+    capacity: int,
     *,
     scope: str,
 ) -> Plan:
@@ -54,7 +56,15 @@ def plan_allocation(
         if limit is not None and value >= start and (value - start) // step + 1 >= limit:
             following, cycle = start, cycle + 1
             events.append(("counter_reset", {"reason": "reset_limit", "cycle": cycle}))
-        if capacity is not None and following > capacity:
+        if following > capacity:
+            if capacity == MAX_COUNTER:
+                raise SequenceExhaustedError(
+                    f"{describe(definition.name, scope)} is exhausted: the next value "
+                    f"{following} passes {MAX_COUNTER}, the largest value a counter holds; "
+                    "define a new sequence",
+                    sequence=definition.name,
+                    scope=scope,
+                )
             if definition.overflow is not OverflowBehavior.SWITCH_PATTERN:
                 raise SequenceExhaustedError(
                     f"{describe(definition.name, scope)} is exhausted: the next value "

@@ -38,6 +38,10 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy import select
 
+from .checks import check_actor
+from .checks import check_count
+from .checks import check_text
+from .checks import check_ttl
 from .claims import claim_rows
 from .claims import update_by_id
 from .definitions import SequenceDefinition
@@ -47,6 +51,8 @@ from .errors import InvalidArgumentError
 from .errors import ReservationError
 from .errors import describe
 from .lifecycle import ManagerParts
+from .limits import NUMBER_LENGTH
+from .limits import RESERVATION_ID_LENGTH
 from .repositories import _Repository
 from .repositories import count_rows
 from .repositories import issued_number_key
@@ -194,17 +200,15 @@ class ReservationsMixin(ManagerParts):
         performed_by: str | None = None,
     ) -> Reservation:
         """Draw ``count`` numbers now and hold them for ``ttl``."""
-        if not isinstance(ttl, timedelta):
-            raise ArgumentTypeError(f"ttl must be a datetime.timedelta, not {type(ttl).__name__}")
-        if ttl <= timedelta(0):
-            raise InvalidArgumentError(f"ttl must be positive, not {ttl}")
+        check_ttl(ttl, utcnow())  # before the draw: a refusal after it would lose numbers
+        check_count(count)
         conn = self._connection
         issued = self.sequencing.allocator.allocate(
             conn, name, scope, count, context=context, day=date, performed_by=performed_by
         )
         definition, scope_key = self._serving(name, scope)
         reservation_id = str(uuid.uuid4())
-        expires_at = utcnow() + ttl
+        expires_at = check_ttl(ttl, utcnow())
         self.reservations.create(
             definition,
             scope_key,
@@ -255,10 +259,8 @@ class ReservationsMixin(ManagerParts):
         status: str,
         performed_by: str | None,
     ) -> builtins.list[str]:
-        if not isinstance(reservation_id, str):
-            raise ArgumentTypeError(
-                f"reservation_id must be a str, not {type(reservation_id).__name__}"
-            )
+        check_text(reservation_id, "reservation_id", limit=RESERVATION_ID_LENGTH)
+        check_actor(performed_by)
         wanted = _numbers(numbers)
         strategy = self.sequencing.strategy(self._connection)
         rows = self.reservations.rows(
@@ -310,6 +312,7 @@ class ReservationsMixin(ManagerParts):
     ) -> int:
         """Turn every reservation past its ``expires_at`` into gaps (reason ``expired``);
         return how many numbers this call expired."""
+        check_actor(performed_by)
         if now is None:
             now = utcnow()
         elif not isinstance(now, datetime) or now.tzinfo is None:
@@ -374,9 +377,14 @@ def _numbers(numbers: Iterable[str] | None) -> set[str] | None:
         return None
     if isinstance(numbers, str):
         raise ArgumentTypeError("numbers must be a list of numbers, not one str: write [number]")
-    chosen = set(numbers)
-    if not all(isinstance(n, str) for n in chosen):
-        raise ArgumentTypeError("numbers must be strs")
+    try:
+        chosen = set(numbers)
+    except TypeError:
+        raise ArgumentTypeError(
+            f"numbers must be an iterable of strs or None, not {type(numbers).__name__}"
+        ) from None
+    for number in chosen:
+        check_text(number, "each of numbers", limit=NUMBER_LENGTH)
     if not chosen:
         raise InvalidArgumentError(
             "numbers is empty: pass None for all of the reservation's numbers"

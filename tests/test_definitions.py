@@ -8,6 +8,7 @@ from sa_sequencing import ALL_SCOPES
 from sa_sequencing import ConfigurationError
 from sa_sequencing import DuplicateSequenceError
 from sa_sequencing import GapPolicy
+from sa_sequencing import InvalidArgumentError
 from sa_sequencing import OverflowBehavior
 from sa_sequencing import PatternError
 from sa_sequencing import ResetPeriod
@@ -162,7 +163,7 @@ def test_delete_removes_counters_keeps_ledger(tx):
         ("INV-{COUNTER:3}", {"start": 1000}, ConfigurationError, "capacity"),
         ("INV-{COUNTER}", {"step": "2"}, TypeError, "step must be an int"),
         ("INV-{COUNTER}", {"step": True}, TypeError, "step must be an int"),
-        ("INV-{COUNTER}", {"metadata": {"x": object()}}, ConfigurationError, "JSON"),
+        ("INV-{COUNTER}", {"metadata": {"x": object()}}, InvalidArgumentError, "JSON"),
         ("INV-{COUNTER}", {"cache_size": 10}, ConfigurationError, "cache_size"),
         (42, {}, TypeError, "pattern must be a str"),
     ],

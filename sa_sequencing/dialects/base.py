@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ArgumentTypeError
+from ..limits import MAX_COUNTER
 from ..types import UTCDateTime
 from .ledger import AuditSpec
 from .ledger import LedgerWriter
@@ -53,7 +54,7 @@ __all__ = ["Advance", "AuditSpec", "CounterKey", "CounterState", "CounterStrateg
 _T = TypeVar("_T")
 
 #: Largest value a counter may take (BIGINT).
-MAX_VALUE = 2**63 - 1
+MAX_VALUE = MAX_COUNTER
 
 _registry: dict[str, type[CounterStrategy]] = {}
 
@@ -92,7 +93,8 @@ class Advance:
     count: int
     start: int
     step: int
-    capacity: int | None
+    capacity: int
+    """The value the counter may not pass (see :func:`~sa_sequencing.planning.capacity_of`)."""
     now: datetime
     audit: AuditSpec | None = None
     """Per-number audit rows, for strategies that write them in the counter statement."""
@@ -106,7 +108,11 @@ class Advance:
             "revision": self.revision,
             "first_last": self.start + (self.count - 1) * self.step,
             "increment": self.count * self.step,
-            "capacity": MAX_VALUE if self.capacity is None else self.capacity,
+            "capacity": self.capacity,
+            # The guard is value <= capacity - increment: value + increment <= capacity
+            # overflows a BIGINT (PostgreSQL, MySQL) or turns into a float (SQLite)
+            # near 2**63 - 1.
+            "headroom": self.capacity - self.count * self.step,
             "now": self.now,
         }
 
@@ -241,7 +247,7 @@ class CounterStrategy(LedgerWriter):
             return None
         state = self.lock_counter(conn, r.key, empty=CounterState(r.start - r.step, 1), now=r.now)
         last = state.value + r.count * r.step
-        if r.capacity is not None and last > r.capacity:
+        if last > r.capacity:
             return None
         self.write_counter(conn, r.key, CounterState(last, state.cycle), now=r.now)
         return last

@@ -116,7 +116,13 @@ class LedgerWriter:
             "schema_translate_map"
         ):
             return False
-        values = {**audit.params(), "first": first, "last": last, "step": step, "now": now}
+        values = {
+            **audit.params(),
+            "first": first,
+            "last_but_step": last - step,
+            "step": step,
+            "now": now,
+        }
         self.run_prepared(
             conn,
             "insert_number_run",
@@ -159,8 +165,9 @@ class LedgerWriter:
         step = bindparam("step", type_=BigInteger)
         run = select(bindparam("first", type_=BigInteger).label("v")).cte("run", recursive=True)
         run = run.union_all(
+            # v <= last - step, not v + step <= last: near 2**63 - 1 the sum overflows.
             select((run.c.v + step).label("v")).where(
-                run.c.v + step <= bindparam("last", type_=BigInteger)
+                run.c.v <= bindparam("last_but_step", type_=BigInteger)
             )
         )
         rows = self.number_rows(run.c.v, bindparam("now", type_=UTCDateTime)).order_by(run.c.v)

@@ -65,6 +65,10 @@ from .base import ErrorKind
 __all__ = ["MySQLCounterStrategy"]
 
 
+#: ER_DATA_OUT_OF_RANGE: "BIGINT value is out of range in ..."
+_OUT_OF_RANGE = 1690
+
+
 class MySQLCounterStrategy(CounterStrategy):
     __dialect__ = "mysql"
     locks_index_gaps = True
@@ -100,7 +104,7 @@ class MySQLCounterStrategy(CounterStrategy):
                     (
                         "updated_at",
                         func.if_(
-                            c.c.value + increment <= bindparam("capacity", type_=BigInteger),
+                            c.c.value <= bindparam("headroom", type_=BigInteger),
                             now,
                             c.c.updated_at,
                         ),
@@ -116,11 +120,19 @@ class MySQLCounterStrategy(CounterStrategy):
 
     def advance(self, conn: Connection, request: Advance) -> int | None:
         params = request.params()
-        result = self.run_prepared(conn, "advance", lambda: self._advance_stmt, params)
+        try:
+            result = self.run_prepared(conn, "advance", lambda: self._advance_stmt, params)
+        except DBAPIError as exc:
+            if exc.orig is not None and exc.orig.args and exc.orig.args[0] == _OUT_OF_RANGE:
+                # value + increment passed 2**63 - 1 (the assignment is computed even when
+                # the guard refuses); InnoDB undid the statement alone, so the slow path
+                # can run and report the exhausted counter.
+                return None
+            raise
         if result.rowcount == 0:
             return None
         last = int(result.lastrowid)
-        if request.capacity is not None and last > request.capacity:
+        if last > request.capacity:
             conn.execute(self._undo_stmt, params)
             return None
         return last

@@ -59,7 +59,7 @@ class UpsertCounterStrategy(CounterStrategy):
         result: Insert = stmt.on_conflict_do_update(
             index_elements=[c.c.sequence_id, c.c.scope, c.c.period],
             set_={"value": c.c.value + increment, "updated_at": now},
-            where=(c.c.value + increment) <= capacity,
+            where=c.c.value <= bindparam("headroom", type_=BigInteger),
         )
         return result
 

@@ -250,8 +250,8 @@ def test_generate_batch_refuses_bad_requests(orm, define, engine):
     with managed(orm) as seqs:
         with pytest.raises(TypeError, match="NumberRequest"):
             seqs.generate_batch([("seq_a", 1)])
-        with pytest.raises(ValueError, match="at least 1"):
-            seqs.generate_batch([NumberRequest("seq_a", 0)])
+        with pytest.raises(ValueError, match="at least 0"):
+            seqs.generate_batch([NumberRequest("seq_a", -1)])
     assert orm_snapshot(engine) == before
 
 
