@@ -7,7 +7,7 @@ branch's head used to write into ``site-packages/sa_sequencing/migrations/versio
 the next deploy, with a fresh package, then failed with ``Can't locate revision``.
 
 These tests build the wheel once, install it into one fresh virtual environment for the
-whole module, and drive the plain ``alembic`` command line in a project made by
+whole test session, and drive the plain ``alembic`` command line in a project made by
 ``python -m sa_sequencing.alembic init -t sa_sequencing``. Every command runs with
 ``PYTHONDONTWRITEBYTECODE=1``, so that the installed package must come out byte for
 byte as installed. Server databases are shared with the rest of the suite: the tables
@@ -127,7 +127,9 @@ def _build_wheel(dist: Path) -> Path:
     raise AssertionError("unreachable")
 
 
-@pytest.fixture(scope="module")
+# Session scope: the suite orders tests by database, which can split this module's
+# tests apart, and a module-scoped fixture would then be built again for each part.
+@pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("wheel")
     wheel = _build_wheel(root / "dist")
