@@ -15,7 +15,10 @@ mixin itself and passes the class to :class:`~sa_sequencing.Sequencing`::
 
 Keys are NOT NULL everywhere: the global scope is the empty string and so is the
 period of a sequence that never resets, so a unique key can never be bypassed by
-NULLs (PostgreSQL and MySQL treat NULLs as distinct in unique indexes).
+NULLs (PostgreSQL and MySQL treat NULLs as distinct in unique indexes).  They are
+:class:`~sa_sequencing.types.KeyString` columns, which compare exactly on every
+database: ``acme`` and ``ACME`` (or ``é`` and ``e``) are two scopes on MySQL/MariaDB
+too, whatever the server's default collation.
 
 The counter row of a (sequence, scope, period) holds the *last issued* value.
 A row with ``value = start - step`` is a counter from which nothing was issued yet.
@@ -41,6 +44,7 @@ from sqlalchemy.orm import declared_attr
 from sqlalchemy.orm import mapped_column
 
 from .types import JSONText
+from .types import KeyString
 from .types import UTCDateTime
 from .types import utcnow
 
@@ -57,6 +61,7 @@ NAME_LENGTH = 100
 # 191 characters keep composite unique keys inside InnoDB's limits with utf8mb4.
 SCOPE_LENGTH = 191
 PERIOD_LENGTH = 16
+RESERVATION_ID_LENGTH = 36
 NUMBER_LENGTH = 255
 PATTERN_LENGTH = 255
 ACTOR_LENGTH = 255
@@ -101,8 +106,8 @@ class _IssuedNumber(_SequenceRow):
     """What pins one issued number: its counter (sequence, scope and period), the
     counter's cycle and value, and the number as it was rendered."""
 
-    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="")
-    period: Mapped[str] = mapped_column(String(PERIOD_LENGTH), default="")
+    scope: Mapped[str] = mapped_column(KeyString(SCOPE_LENGTH), default="")
+    period: Mapped[str] = mapped_column(KeyString(PERIOD_LENGTH), default="")
     cycle: Mapped[int] = mapped_column(Integer, default=1)
     value: Mapped[int] = mapped_column(BigInteger)
     number: Mapped[str] = mapped_column(String(NUMBER_LENGTH))
@@ -119,8 +124,10 @@ class SequenceMixin(_SequencingTable):
     """A sequence definition: pattern, policies and state (``sequences``)."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="", server_default=text("''"))
+    name: Mapped[str] = mapped_column(KeyString(NAME_LENGTH))
+    scope: Mapped[str] = mapped_column(
+        KeyString(SCOPE_LENGTH), default="", server_default=text("''")
+    )
     pattern: Mapped[str] = mapped_column(String(PATTERN_LENGTH))
     reset_period: Mapped[str] = mapped_column(String(16), default="never")
     reset_limit: Mapped[int | None] = mapped_column(Integer)
@@ -156,8 +163,8 @@ class CounterMixin(_SequencingTable):
         # First in the table, so the primary key reads (sequence_id, scope, period).
         return mapped_column(Integer, cls._sequence_fk(), primary_key=True, sort_order=-1)
 
-    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), primary_key=True)
-    period: Mapped[str] = mapped_column(String(PERIOD_LENGTH), primary_key=True)
+    scope: Mapped[str] = mapped_column(KeyString(SCOPE_LENGTH), primary_key=True)
+    period: Mapped[str] = mapped_column(KeyString(PERIOD_LENGTH), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
     """The last issued counter value."""
     cycle: Mapped[int] = mapped_column(Integer, default=1)
@@ -190,7 +197,7 @@ class ReservationMixin(_IssuedNumber, _Recorded):
     """A number held for a while under a reservation id (``sequence_reservations``)."""
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
-    reservation_id: Mapped[str] = mapped_column(String(36))
+    reservation_id: Mapped[str] = mapped_column(KeyString(RESERVATION_ID_LENGTH))
     status: Mapped[str] = mapped_column(String(16), default="reserved", sort_order=_DETAILS)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, sort_order=_DETAILS)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, sort_order=_OUTCOME)
@@ -228,10 +235,11 @@ class AuditMixin(_Recorded):
     __tablename__: str
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
-    sequence_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    scope: Mapped[str] = mapped_column(String(SCOPE_LENGTH), default="")
+    sequence_name: Mapped[str] = mapped_column(KeyString(NAME_LENGTH))
+    scope: Mapped[str] = mapped_column(KeyString(SCOPE_LENGTH), default="")
     event: Mapped[str] = mapped_column(String(40))
-    number: Mapped[str | None] = mapped_column(String(NUMBER_LENGTH))
+    # matched by equality when a batch rewords the numbers it drew
+    number: Mapped[str | None] = mapped_column(KeyString(NUMBER_LENGTH))
     counter_value: Mapped[int | None] = mapped_column(BigInteger)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
 

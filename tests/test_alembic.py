@@ -35,15 +35,19 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from sqlalchemy.orm import Session
 
 import sa_sequencing.alembic as sa_alembic
 from sa_sequencing import Sequencing
+from sa_sequencing.types import exact_collation
 
 PREFIX = "alembic_t_"
 """Prefix of every table the Alembic tests create (the branch's and the host's)."""
 CREATE_ALL_PREFIX = "alembic_c_"
 """Prefix of the tables made by ``create_all`` to compare with the branch's."""
 VERSION_TABLE = "alembic_version_sa_seq_test"
+HEAD = "sa_sequencing_0002"
+"""The head of the shipped branch."""
 HOST_TABLE = f"{PREFIX}invoices"
 ROLES = (
     "sequences",
@@ -309,6 +313,7 @@ def test_template_env_default_metadata_is_the_sequencing_tables(
         assert f"CREATE TABLE {table} (" in sql
     assert "TIMESTAMP WITH TIME ZONE" in sql
     assert "INSERT INTO alembic_version (version_num) VALUES ('sa_sequencing_0001')" in sql
+    assert f"SET version_num='{HEAD}' WHERE" in sql
 
 
 # --------------------------------------------------------------------------- version_locations
@@ -335,8 +340,11 @@ def test_branch_reachable_through_version_locations(
     script = ScriptDirectory.from_config(make_config(ini))
     head = script.get_revision("sa_sequencing@head")
     assert head is not None
-    assert head.revision == "sa_sequencing_0001"
-    assert head.branch_labels == {"sa_sequencing"}
+    assert head.revision == HEAD
+    # the branch, newest first: every shipped revision carries its label
+    branch = list(script.walk_revisions("base", "sa_sequencing@head"))
+    assert [r.revision for r in branch] == [HEAD, "sa_sequencing_0001"]
+    assert all(r.branch_labels == {"sa_sequencing"} for r in branch)
     assert Path(head.path).parent == sa_alembic.branch_directory()
 
 
@@ -389,7 +397,7 @@ def test_check_version_locations_accepts_working_forms(tmp_path: Path, where: st
     script = ScriptDirectory.from_config(config)
     head = script.get_revision("sa_sequencing@head")
     assert head is not None
-    assert head.revision == "sa_sequencing_0001"
+    assert head.revision == HEAD
 
 
 def test_table_prefix_option(tmp_path: Path) -> None:
@@ -445,7 +453,7 @@ def test_new_project_from_template(
     merge = command.merge(make_config(ini, metadata), "heads", message="join sa_sequencing")
     assert isinstance(merge, Script)
     assert Path(merge.path).parent == tmp_path / "migrations" / "versions"
-    assert set(merge.down_revision) == {"sa_sequencing_0001", first.revision}  # type: ignore[arg-type]
+    assert set(merge.down_revision) == {HEAD, first.revision}  # type: ignore[arg-type]
     assert ScriptDirectory.from_config(make_config(ini)).get_heads() == [merge.revision]
     command.upgrade(make_config(ini, metadata), "heads")
 
@@ -471,7 +479,7 @@ from alembic import op
 from sa_sequencing.alembic import table_prefix
 
 revision = "sa_sequencing_9999"
-down_revision = "sa_sequencing_0001"
+down_revision = "sa_sequencing_0002"
 branch_labels = None
 depends_on = None
 
@@ -554,7 +562,7 @@ def test_existing_project_adds_the_branch(
     (merge_head,) = script.get_heads()
     merge = script.get_revision(merge_head)
     assert merge is not None
-    assert set(merge.down_revision) == {host_head, "sa_sequencing_0001"}  # type: ignore[arg-type]
+    assert set(merge.down_revision) == {host_head, HEAD}  # type: ignore[arg-type]
     assert Path(merge.path).parent == tmp_path / "migrations" / "versions"
     assert_no_diff(url, metadata)
     command.check(make_config(ini, metadata))
@@ -668,6 +676,110 @@ def test_branch_matches_create_all(clean_db: str, tmp_path: Path) -> None:
     assert not sequencing_tables() & table_names(url)
 
 
+KEY_COLUMNS_0002 = (
+    ("sequences", "name"),
+    ("sequences", "scope"),
+    ("sequence_counters", "scope"),
+    ("sequence_counters", "period"),
+    ("sequence_reservations", "reservation_id"),
+    ("sequence_reservations", "scope"),
+    ("sequence_reservations", "period"),
+    ("sequence_gaps", "scope"),
+    ("sequence_gaps", "period"),
+    ("sequence_audits", "sequence_name"),
+    ("sequence_audits", "scope"),
+    ("sequence_audits", "number"),
+)
+"""The (table role, column) pairs that revision 0002 gives the exact collation."""
+
+
+def key_collations(engine: sa.Engine) -> dict[tuple[str, str], str]:
+    """(table, column) -> collation of the MySQL/MariaDB key columns of the branch."""
+    keys = {(f"{PREFIX}{role}", column) for role, column in KEY_COLUMNS_0002}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT table_name, column_name, collation_name "
+                "FROM information_schema.columns WHERE table_schema = DATABASE()"
+            )
+        ).all()
+    return {(t, c): coll for t, c, coll in rows if (t, c) in keys}
+
+
+def table_collations(engine: sa.Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT table_name, table_collation FROM information_schema.tables "
+                "WHERE table_schema = DATABASE()"
+            )
+        ).all()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def draw(url: str, scope: str) -> str:
+    """One number of ``inv`` in ``scope``, by a Sequencing on the branch's tables."""
+    engine = sa.create_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            seqs = Sequencing(sa.MetaData(), table_prefix=PREFIX).manager(session)
+            if seqs.find("inv") is None:
+                seqs.define("inv", "INV-{COUNTER}")
+            return seqs.generate("inv", scope=scope)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.usefixtures("branch_untouched")
+def test_0002_makes_keys_exact_on_an_existing_install(clean_db: str, tmp_path: Path) -> None:
+    """A database at revision 0001 (numbers already drawn) upgraded to 0002: on
+    MySQL/MariaDB the key columns get the exact collation, keeping rows, keys and
+    indexes, and ``acme``/``ACME`` count apart from then on; elsewhere nothing changes.
+    No autogenerate diff afterwards; the downgrade restores the table default."""
+    url = clean_db
+    ini = minimal_project(tmp_path, url)
+    command.upgrade(make_config(ini), "sa_sequencing_0001")
+    engine = sa.create_engine(url)
+    mysql_family = engine.dialect.name in ("mysql", "mariadb")
+    try:
+        assert draw(url, "acme") == "INV-1"
+        # the bug 0002 cures: under utf8mb4_general_ci, ACME drew from acme's counter
+        assert draw(url, "ACME") == ("INV-2" if mysql_family else "INV-1")
+        if mysql_family:
+            before = key_collations(engine)
+            defaults = table_collations(engine)
+            assert all(coll == defaults[t] for (t, _), coll in before.items()), before
+
+        command.upgrade(make_config(ini), "sa_sequencing@head")
+        assert draw(url, "acme") == ("INV-3" if mysql_family else "INV-2")
+        assert draw(url, "ACME") == ("INV-1" if mysql_family else "INV-2")
+        assert draw(url, "Acme") == "INV-1"
+        if mysql_family:
+            exact = exact_collation(engine.dialect)
+            after = key_collations(engine)
+            assert len(after) == len(KEY_COLUMNS_0002)
+            assert set(after.values()) == {exact}
+        metadata = Sequencing(sa.MetaData(), table_prefix=PREFIX).metadata
+        assert_no_diff(url, metadata)
+        command.check(make_config(ini, metadata))
+        # the same tables as create_all makes them, indexes and keys included
+        Sequencing(sa.MetaData(), table_prefix=CREATE_ALL_PREFIX).create_all(engine)
+        assert describe_schema(engine, PREFIX) == describe_schema(engine, CREATE_ALL_PREFIX)
+
+        # Down again: keys that now differ only by case would collide under the
+        # default collation (a duplicate key error), so they go first.
+        with engine.begin() as conn:
+            for table in reversed(Sequencing(sa.MetaData(), table_prefix=PREFIX).tables.all()):
+                conn.execute(table.delete())
+        command.downgrade(make_config(ini), "sa_sequencing_0001")
+        if mysql_family:
+            assert key_collations(engine) == before
+    finally:
+        engine.dispose()
+    command.downgrade(make_config(ini), "sa_sequencing@base")
+    assert not sequencing_tables() & table_names(url)
+
+
 @pytest.mark.usefixtures("branch_untouched")
 def test_tables_made_by_create_all_are_stamped(clean_db: str, tmp_path: Path) -> None:
     """The documented path for tables that create_all made before Alembic knew them."""
@@ -682,7 +794,7 @@ def test_tables_made_by_create_all_are_stamped(clean_db: str, tmp_path: Path) ->
     command.stamp(make_config(ini, metadata), "sa_sequencing@head")
     out = io.StringIO()
     command.current(make_config(ini, metadata, stdout=out))
-    assert "sa_sequencing_0001 (head)" in out.getvalue()
+    assert f"{HEAD} (head)" in out.getvalue()
     assert compare(url, Sequencing(sa.MetaData(), table_prefix=PREFIX).metadata) == []
     command.downgrade(make_config(ini, metadata), "sa_sequencing@base")
     assert not sequencing_tables() & table_names(url)
@@ -701,9 +813,7 @@ def test_revision_descending_from_the_branch_stays_out_of_the_package(
         make_config(ini), message="on top", autogenerate=True, head="sa_sequencing@head"
     )
     (written,) = host_revisions(tmp_path)
-    assert "down_revision: str | Sequence[str] | None = 'sa_sequencing_0001'" in (
-        written.read_text()
-    )
+    assert f"down_revision: str | Sequence[str] | None = '{HEAD}'" in (written.read_text())
     assert_empty_revision(written)
 
 
