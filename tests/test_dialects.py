@@ -324,3 +324,37 @@ def test_nested_savepoints_keep_their_own_names(engine, tx, sequencing, sessions
     with tx() as seqs:
         assert seqs.preview("outer") == "O-3"
         assert seqs.preview("inner") == "I-1"
+
+
+def test_mysql_errors_are_classified_by_the_drivers_code_attribute():
+    """PyMySQL, mysqlclient, asyncmy and aiomysql raise ``Error(code, message)``; MariaDB
+    Connector/Python ``Error(message)`` with the code in ``errno`` (its own exception
+    objects are tested in test_mysql_drivers)."""
+    from sqlalchemy.dialects import mysql
+
+    from sa_sequencing.dialects import ErrorKind
+    from sa_sequencing.dialects import MySQLCounterStrategy
+    from sa_sequencing.dialects.mysql import driver_error_code
+
+    class ArgsError(Exception):
+        pass
+
+    class ErrnoError(Exception):
+        def __init__(self, message: str, errno: int | None) -> None:
+            super().__init__(message)
+            self.errno = errno
+
+    strategy = MySQLCounterStrategy(twin().tables, mysql.dialect())
+    cases = [
+        (ArgsError(1205, "Lock wait timeout exceeded"), 1205, ErrorKind.LOCK_TIMEOUT),
+        (ArgsError(1213, "Deadlock found"), 1213, ErrorKind.SERIALIZATION),
+        (ArgsError(1062, "Duplicate entry"), 1062, None),
+        (ErrnoError("Lock wait timeout exceeded", 1205), 1205, ErrorKind.LOCK_TIMEOUT),
+        (ErrnoError("Deadlock found", 1213), 1213, ErrorKind.SERIALIZATION),
+        (ErrnoError("Cursor is closed", None), None, None),
+        (ArgsError("1213"), None, None),
+        (ArgsError(), None, None),
+    ]
+    for orig, code, kind in cases:
+        assert driver_error_code(orig) == code, repr(orig)
+        assert strategy.classify(sa.exc.OperationalError("x", {}, orig)) is kind, repr(orig)

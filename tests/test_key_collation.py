@@ -14,13 +14,12 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from conftest import SEQUENCING
-from conftest import reset_tables
 from hypothesis import HealthCheck
 from hypothesis import example
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from schemas import empty_tables
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 
@@ -60,13 +59,19 @@ PROPERTY = settings(
 )
 
 
-def table_of(role: str) -> sa.Table:
-    return getattr(SEQUENCING.tables, role)  # type: ignore[no-any-return]
+def table_of(sequencing: Sequencing, role: str) -> sa.Table:
+    return getattr(sequencing.tables, role)  # type: ignore[no-any-return]
+
+
+def reset(engine: sa.Engine, sequencing: Sequencing) -> None:
+    """Empty the tables between two examples (the fixture does it once per test)."""
+    empty_tables(engine, sequencing.tables.all(), sequencing)
 
 
 def test_key_columns_are_exactly_the_key_string_columns() -> None:
+    sequencing = Sequencing(sa.MetaData())
     for role, expected in KEY_COLUMNS.items():
-        table = table_of(role)
+        table = table_of(sequencing, role)
         found = {c.name for c in table.columns if isinstance(c.type, KeyString)}
         assert found == expected, role
 
@@ -81,7 +86,7 @@ def test_key_columns_compare_exactly_in_the_database(engine, sequencing) -> None
         assert expected == "utf8mb4_nopad_bin"
     with engine.connect() as conn:
         for role, names in KEY_COLUMNS.items():
-            table = table_of(role)
+            table = table_of(sequencing, role)
             rows = conn.execute(
                 sa.text(
                     "SELECT column_name, collation_name FROM information_schema.columns "
@@ -103,9 +108,9 @@ def test_key_columns_compare_exactly_in_the_database(engine, sequencing) -> None
 @example(scopes=["ß", "ss"])
 @example(scopes=["a a", "a  a"])
 def test_distinct_scopes_never_share_a_counter(engine, sequencing, sessions, scopes) -> None:
-    reset_tables(engine, SEQUENCING)
+    reset(engine, sequencing)
     with sessions() as session, session.begin():
-        seqs = SEQUENCING.manager(session)
+        seqs = sequencing.manager(session)
         seqs.define("inv", "INV-{COUNTER}")  # the template of every scope
         seqs.define("own", "OWN-{COUNTER}", scope=scopes[0])
         for scope in scopes[1:]:
@@ -113,7 +118,7 @@ def test_distinct_scopes_never_share_a_counter(engine, sequencing, sessions, sco
         assert [seqs.generate("inv", scope=s) for s in scopes] == ["INV-1"] * len(scopes)
         assert [seqs.generate("own", scope=s) for s in scopes] == ["OWN-1"] * len(scopes)
     with sessions() as session, session.begin():
-        seqs = SEQUENCING.manager(session)
+        seqs = sequencing.manager(session)
         assert [seqs.preview("inv", scope=s) for s in scopes] == ["INV-2"] * len(scopes)
         assert [seqs.get("own", scope=s).scope for s in scopes] == scopes
         for scope in scopes:
@@ -127,9 +132,9 @@ def test_distinct_scopes_never_share_a_counter(engine, sequencing, sessions, sco
 @example(names=["é", "e"])
 @example(names=["😀", "🙂"])
 def test_distinct_names_are_distinct_sequences(engine, sequencing, sessions, names) -> None:
-    reset_tables(engine, SEQUENCING)
+    reset(engine, sequencing)
     with sessions() as session, session.begin():
-        seqs = SEQUENCING.manager(session)
+        seqs = sequencing.manager(session)
         seqs.define(names[0], "FIRST-{COUNTER}")
         for other in names[1:]:
             # only the first name is defined: no other one finds it
@@ -175,7 +180,8 @@ def test_a_latin1_table_default_does_not_decide_how_keys_compare(engine, backend
 
     latin = Sequencing(LatinBase, table_prefix="latin1_")
     for table in latin.tables.all():
-        table.kwargs["mysql_charset"] = "latin1"
+        # the mariadb dialect (mariadb:// URLs) reads its own prefix
+        table.kwargs["mysql_charset"] = table.kwargs["mariadb_charset"] = "latin1"
     latin.drop_all(engine)
     latin.create_all(engine)
     try:

@@ -25,6 +25,7 @@ from typing import ClassVar
 from sqlalchemy import BigInteger
 from sqlalchemy import String
 from sqlalchemy import bindparam
+from sqlalchemy import cast
 from sqlalchemy import insert
 from sqlalchemy import literal
 from sqlalchemy import select
@@ -163,7 +164,11 @@ class LedgerWriter:
 
     def _number_run(self) -> Any:
         step = bindparam("step", type_=BigInteger)
-        run = select(bindparam("first", type_=BigInteger).label("v")).cte("run", recursive=True)
+        # The anchor's type is the column's: a bound value sent through a binary
+        # protocol (MariaDB Connector/Python) would make it as small as the value
+        # (TINYINT for 1), and the run would overflow at 128.
+        first = cast(bindparam("first", type_=BigInteger), BigInteger)
+        run = select(first.label("v")).cte("run", recursive=True)
         run = run.union_all(
             # v <= last - step, not v + step <= last: near 2**63 - 1 the sum overflows.
             select((run.c.v + step).label("v")).where(

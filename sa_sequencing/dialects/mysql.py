@@ -9,8 +9,20 @@
     ON DUPLICATE KEY UPDATE value = LAST_INSERT_ID(value + :increment), updated_at = :now
 
 ``LAST_INSERT_ID(expr)`` makes the server send the new value back in the statement's
-OK packet (the cursor's ``lastrowid``), so the read-back costs no second round trip.
-A guard miss inserts nothing (row count 0).  MySQL cannot refuse the update
+OK packet, so the read-back costs no second round trip.  How the value reaches us
+depends on the driver (:class:`ReadBack`):
+
+* PyMySQL, mysqlclient and asyncmy keep the OK packet's insert id in the cursor's
+  ``lastrowid`` after SQLAlchemy has closed it: it is read from there;
+* MariaDB Connector/Python does not (SQLAlchemy reports its ``lastrowid`` only for
+  ORM-style inserts, and the closed cursor refuses to tell; it also reports an insert
+  id of 0 as ``None``).  On MariaDB 10.5+ the statement then ends in
+  ``RETURNING value``, which MariaDB evaluates after the update: still one round trip;
+* anywhere else (another driver, or that one against MySQL) a ``SELECT
+  LAST_INSERT_ID()`` follows on the same connection: one more round trip, but right
+  whatever the driver does with ``lastrowid``.
+
+A guard miss inserts nothing (row count 0, no row returned).  MySQL cannot refuse the update
 conditionally and still tell the cases apart, so passing the pattern's capacity is
 undone by a compensating ``UPDATE`` while the row is still locked; it happens once, at
 exhaustion.
@@ -35,11 +47,13 @@ whatever their length (:meth:`~.ledger.LedgerWriter.insert_number_run`).
 Lock waits end with error 1205, which rolls back only the statement (with the default
 ``innodb_rollback_on_timeout=OFF``), so they are retried in place.  A configured
 ``lock_timeout`` sets ``innodb_lock_wait_timeout`` (whole seconds) on connections that
-draw numbers.  Deadlocks (1213) roll back the whole transaction.
+draw numbers.  Deadlocks (1213) roll back the whole transaction.  The drivers keep
+the error number in different places (:func:`driver_error_code`).
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from datetime import datetime
 from typing import Any
@@ -49,6 +63,7 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import bindparam
 from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection
@@ -62,11 +77,46 @@ from .base import CounterState
 from .base import CounterStrategy
 from .base import ErrorKind
 
-__all__ = ["MySQLCounterStrategy"]
+__all__ = ["MariaDBCounterStrategy", "MySQLCounterStrategy", "ReadBack", "driver_error_code"]
 
-
+#: MySQL's error numbers for a lock wait that ran out and for a deadlock (also a
+#: Galera certification failure).
+ER_LOCK_WAIT_TIMEOUT = 1205
+ER_LOCK_DEADLOCK = 1213
 #: ER_DATA_OUT_OF_RANGE: "BIGINT value is out of range in ..."
 _OUT_OF_RANGE = 1690
+
+
+def driver_error_code(orig: BaseException | None) -> int | None:
+    """The server's error number carried by a MySQL driver's exception.
+
+    MariaDB Connector/Python (and MySQL Connector/Python) keep it in ``errno``, with
+    the message as the first argument; PyMySQL, mysqlclient, asyncmy and aiomysql
+    raise ``Error(code, message)``.
+    """
+    code = getattr(orig, "errno", None)
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and not isinstance(args[0], bool):
+        return args[0]
+    return None
+
+
+class ReadBack(enum.Enum):
+    """How the counter statement's new value is read back (see the module's notes)."""
+
+    LASTROWID = "lastrowid"
+    """The cursor's ``lastrowid``: the OK packet's insert id, no extra round trip."""
+    RETURNING = "returning"
+    """``... RETURNING value`` on the counter statement (MariaDB 10.5+)."""
+    SELECT = "select"
+    """A ``SELECT LAST_INSERT_ID()`` after the counter statement."""
+
+
+#: Drivers whose cursor keeps the OK packet's insert id in ``lastrowid`` once the
+#: statement is done, an insert id of 0 included (tested in tests/test_mysql_drivers).
+LASTROWID_DRIVERS = frozenset({"pymysql", "mysqldb", "asyncmy", "aiomysql"})
 
 
 class MySQLCounterStrategy(CounterStrategy):
@@ -113,29 +163,57 @@ class MySQLCounterStrategy(CounterStrategy):
                 ]
             )
         )
+        self._last_insert_id = select(func.last_insert_id())
         self._undo_stmt = update(c).where(self._key_clause).values(value=c.c.value - increment)
         self._create_or_lock = (
             mysql_insert(c).values(self.new_counter_row).on_duplicate_key_update(value=c.c.value)
         )
 
+    @property
+    def read_back(self) -> ReadBack:
+        """How this driver and server get the counter's new value back."""
+        if self.dialect.driver in LASTROWID_DRIVERS:
+            return ReadBack.LASTROWID
+        # set by SQLAlchemy once connected: MariaDB 10.5 and later
+        if getattr(self.dialect, "insert_returning", False):
+            return ReadBack.RETURNING
+        return ReadBack.SELECT
+
     def advance(self, conn: Connection, request: Advance) -> int | None:
         params = request.params()
         try:
-            result = self.run_prepared(conn, "advance", lambda: self._advance_stmt, params)
+            last = self._advance_and_read(conn, params)
         except DBAPIError as exc:
-            if exc.orig is not None and exc.orig.args and exc.orig.args[0] == _OUT_OF_RANGE:
+            if driver_error_code(exc.orig) == _OUT_OF_RANGE:
                 # value + increment passed 2**63 - 1 (the assignment is computed even when
                 # the guard refuses); InnoDB undid the statement alone, so the slow path
                 # can run and report the exhausted counter.
                 return None
             raise
-        if result.rowcount == 0:
-            return None
-        last = int(result.lastrowid)
-        if last > request.capacity:
+        if last is not None and last > request.capacity:
             conn.execute(self._undo_stmt, params)
             return None
         return last
+
+    def _advance_and_read(self, conn: Connection, params: dict[str, Any]) -> int | None:
+        """Run the counter statement; the counter's new value, ``None`` on a guard miss."""
+        read_back = self.read_back
+        if read_back is ReadBack.RETURNING:
+            row = self.run_prepared(
+                conn,
+                "advance_returning",
+                lambda: self._advance_stmt.returning(self.tables.counters.c.value),
+                params,
+            ).first()
+            return None if row is None else int(row[0])
+        result = self.run_prepared(conn, "advance", lambda: self._advance_stmt, params)
+        if result.rowcount == 0:
+            return None
+        if read_back is ReadBack.LASTROWID:
+            return int(result.lastrowid)
+        # same connection, nothing in between: the value the counter statement set
+        selected = self.run_prepared(conn, "last_insert_id", lambda: self._last_insert_id, {})
+        return int(selected.scalar_one())
 
     @property
     def renders_number_runs(self) -> bool:
@@ -172,10 +250,10 @@ class MySQLCounterStrategy(CounterStrategy):
         return CounterState(row.value, row.cycle)
 
     def classify(self, exc: DBAPIError) -> ErrorKind | None:
-        code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-        if code == 1205:
+        code = driver_error_code(exc.orig)
+        if code == ER_LOCK_WAIT_TIMEOUT:
             return ErrorKind.LOCK_TIMEOUT
-        if code == 1213:
+        if code == ER_LOCK_DEADLOCK:
             return ErrorKind.SERIALIZATION
         return None
 
