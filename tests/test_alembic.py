@@ -749,6 +749,17 @@ def test_0002_makes_keys_exact_on_an_existing_install(clean_db: str, tmp_path: P
             before = key_collations(engine)
             defaults = table_collations(engine)
             assert all(coll == defaults[t] for (t, _), coll in before.items()), before
+            # the query the upgrade notes give, to find the spellings that shared
+            with engine.connect() as conn:
+                shared = conn.execute(
+                    sa.text(
+                        "SELECT sequence_name, MIN(scope) AS scope, "
+                        "COUNT(DISTINCT CAST(scope AS BINARY)) AS spellings "
+                        f"FROM {PREFIX}sequence_audits GROUP BY sequence_name, scope "
+                        "HAVING COUNT(DISTINCT CAST(scope AS BINARY)) > 1"
+                    )
+                ).all()
+            assert [(row.sequence_name, row.spellings) for row in shared] == [("inv", 2)]
 
         command.upgrade(make_config(ini), "sa_sequencing@head")
         assert draw(url, "acme") == ("INV-3" if mysql_family else "INV-2")
