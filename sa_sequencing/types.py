@@ -9,8 +9,8 @@ Free-form data (definition metadata, audit details) is JSON kept in a ``TEXT``
 column: MariaDB reports its ``JSON`` type as ``LONGTEXT`` when reflected, which
 would make Alembic's autogenerate see a change that is not there.
 
-Keys (sequence names, scopes, periods, reservation ids) are :class:`KeyString`
-columns, which compare exactly on every database: PostgreSQL and SQLite do so
+Keys (sequence names, scopes, periods, reservation ids, the ledger's numbers) are
+:class:`KeyString` columns, which compare exactly on every database: PostgreSQL and SQLite do so
 already, and on MySQL/MariaDB the columns get a binary collation that does not pad
 (see :func:`exact_collation`).
 """

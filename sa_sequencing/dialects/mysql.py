@@ -12,8 +12,8 @@
 OK packet, so the read-back costs no second round trip.  How the value reaches us
 depends on the driver (:class:`ReadBack`):
 
-* PyMySQL, mysqlclient and asyncmy keep the OK packet's insert id in the cursor's
-  ``lastrowid`` after SQLAlchemy has closed it: it is read from there;
+* PyMySQL, mysqlclient, asyncmy and aiomysql keep the OK packet's insert id in the
+  cursor's ``lastrowid`` after SQLAlchemy has closed it: it is read from there;
 * MariaDB Connector/Python does not (SQLAlchemy reports its ``lastrowid`` only for
   ORM-style inserts, and the closed cursor refuses to tell; it also reports an insert
   id of 0 as ``None``).  On MariaDB 10.5+ the statement then ends in
@@ -22,10 +22,10 @@ depends on the driver (:class:`ReadBack`):
   LAST_INSERT_ID()`` follows on the same connection: one more round trip, but right
   whatever the driver does with ``lastrowid``.
 
-A guard miss inserts nothing (row count 0, no row returned).  MySQL cannot refuse the update
-conditionally and still tell the cases apart, so passing the pattern's capacity is
-undone by a compensating ``UPDATE`` while the row is still locked; it happens once, at
-exhaustion.
+A guard miss inserts nothing (row count 0, no row returned).  MySQL cannot refuse the
+update conditionally and still tell the cases apart, so passing the pattern's capacity
+is undone by a compensating ``UPDATE`` while the row is still locked; it happens once,
+at exhaustion.
 
 The ``number_generated`` ledger row of a single number is a second statement, a
 second round trip while the counter row is locked.  Both ways to fuse it were
