@@ -12,30 +12,32 @@ exercised with every driver that can use it.
 
 A driver that is not installed is skipped, with the reason; under
 ``SA_SEQUENCING_REQUIRE_SERVERS=1`` (CI) it is a failure: CI installs them all
-(the ``test`` extra, and the client library ``.ci/run`` installs).
+(the ``test-drivers`` extra, built against the client library ``.ci/run`` installs).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import os
 import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from drivers import DRIVERS
+from drivers import Driver
+from drivers import provoke
+from drivers import run_async
+from drivers import sync_engine
 from schemas import empty_tables
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 from threads import commit_in_threads
-from threads import run_together
 
 from sa_sequencing import SequenceBusyError
 from sa_sequencing import SequenceExhaustedError
@@ -44,35 +46,7 @@ from sa_sequencing.dialects import ErrorKind
 from sa_sequencing.dialects import MySQLCounterStrategy
 from sa_sequencing.dialects.mysql import LASTROWID_DRIVERS
 from sa_sequencing.dialects.mysql import ReadBack
-from sa_sequencing.dialects.mysql import driver_error_code
 from sa_sequencing.retry import is_retryable
-
-
-@dataclass(frozen=True)
-class Driver:
-    name: str
-    drivername: str
-    module: str
-    is_async: bool = False
-    distribution: str = ""
-    """What to pip install, where it is not called like the module."""
-
-    def error_class(self) -> type[BaseException]:
-        """The driver's DB-API ``Error``."""
-        module = importlib.import_module(self.module)
-        if self.module == "asyncmy":
-            return importlib.import_module("asyncmy.errors").Error  # type: ignore[no-any-return]
-        return module.Error  # type: ignore[no-any-return]
-
-
-DRIVERS = [
-    Driver("pymysql", "mysql+pymysql", "pymysql"),
-    Driver("mysqldb", "mysql+mysqldb", "MySQLdb", distribution="mysqlclient"),
-    Driver("asyncmy", "mysql+asyncmy", "asyncmy", is_async=True),
-    Driver("aiomysql", "mysql+aiomysql", "aiomysql", is_async=True),
-    Driver("mariadbconnector", "mariadb+mariadbconnector", "mariadb"),
-]
-SYNC_DRIVERS = [d for d in DRIVERS if not d.is_async]
 
 PREFIX = "drv_"
 
@@ -132,7 +106,7 @@ def usable(driver: Driver, mysql_url: str) -> Driver:
     except ImportError as exc:
         reason = (
             f"{driver.drivername}: cannot import {driver.module} ({exc}); "
-            f"pip install {driver.distribution or driver.module} (see the test extra)"
+            f"pip install {driver.distribution or driver.module} (the test-drivers extra)"
         )
         if REQUIRE_SERVERS:
             pytest.fail(f"SA_SEQUENCING_REQUIRE_SERVERS=1 but {reason}", pytrace=False)
@@ -148,34 +122,6 @@ def usable(driver: Driver, mysql_url: str) -> Driver:
 @pytest.fixture(params=DRIVERS, ids=lambda d: d.name)
 def driver(request: pytest.FixtureRequest, mysql_url: str) -> Driver:
     return usable(request.param, mysql_url)
-
-
-def driver_url(mysql_url: str, driver: Driver) -> str:
-    url = sa.make_url(mysql_url).set(drivername=driver.drivername)
-    return url.render_as_string(hide_password=False)
-
-
-@contextlib.contextmanager
-def sync_engine(mysql_url: str, driver: Driver) -> Iterator[sa.Engine]:
-    engine = sa.create_engine(driver_url(mysql_url, driver), pool_size=10)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def run_async(mysql_url: str, driver: Driver, work: Callable[[Any], Any]) -> Any:
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    async def main() -> Any:
-        engine = create_async_engine(driver_url(mysql_url, driver), pool_size=10)
-        try:
-            return await work(async_sessionmaker(engine, expire_on_commit=False))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 def define(mysql_url: str, *definitions: tuple[str, str, int]) -> None:
@@ -368,115 +314,6 @@ def test_deadlock_victim_gets_a_retryable_busy_error(mysql_url: str, driver: Dri
 
 
 # --------------------------------------------------------------------------- error codes
-
-
-def provoke(mysql_url: str, driver: Driver) -> dict[int, BaseException]:
-    """Real exceptions of ``driver``: a lock wait timeout (1205), a deadlock (1213), a
-    duplicate key (1062), through its own DB-API connections."""
-    url = sa.make_url(mysql_url)
-    params = {
-        "host": url.host or "127.0.0.1",
-        "port": url.port or 3306,
-        "user": url.username or "root",
-        "password": url.password or "",
-        "database": url.database,
-    }
-    if driver.is_async:
-        return asyncio.run(_provoke_async(driver, params))
-    module = importlib.import_module(driver.module)
-    if driver.module == "MySQLdb":
-        params["passwd"] = params.pop("password")
-    connections = [module.connect(**params) for _ in range(2)]
-    try:
-        return _provoke(connections, driver.error_class())
-    finally:
-        for conn in connections:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-
-def _provoke(connections: list[Any], error: type[BaseException]) -> dict[int, BaseException]:
-    one, two = (conn.cursor() for conn in connections)
-    caught: dict[int, BaseException] = {}
-
-    def attempt(cursor: Any, sql: str) -> None:
-        try:
-            cursor.execute(sql)
-        except error as exc:
-            caught[len(caught)] = exc
-
-    for cursor in (one, two):
-        cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
-        cursor.execute("SET autocommit = 0")
-    one.execute("SELECT id FROM drv_probe WHERE id = 1 FOR UPDATE")
-    one.fetchall()
-    attempt(two, "SELECT id FROM drv_probe WHERE id = 1 FOR UPDATE")  # 1205
-    two.execute("ROLLBACK")
-    two.execute("SELECT id FROM drv_probe WHERE id = 2 FOR UPDATE")
-    two.fetchall()
-
-    def cross(i: int) -> None:
-        cursor, row = ((one, 2), (two, 1))[i]
-        if i == 1:
-            time.sleep(0.3)  # let the first wait begin
-        attempt(cursor, f"SELECT id FROM drv_probe WHERE id = {row} FOR UPDATE")
-
-    run_together(2, cross)  # one of the two is the deadlock victim: 1213
-    one.execute("ROLLBACK")
-    two.execute("ROLLBACK")
-    attempt(one, "INSERT INTO drv_probe VALUES (1)")  # 1062
-    one.execute("ROLLBACK")
-    return {driver_error_code(exc) or -1: exc for exc in caught.values()}
-
-
-async def _provoke_async(driver: Driver, params: dict[str, Any]) -> dict[int, BaseException]:
-    module = importlib.import_module(driver.module)
-    if driver.module == "aiomysql":
-        params["db"] = params.pop("database")
-    error = driver.error_class()
-    connections = [await module.connect(**params) for _ in range(2)]
-    caught: dict[int, BaseException] = {}
-
-    async def run(conn: Any, sql: str, *, may_fail: bool = False) -> None:
-        try:
-            cursor = await conn.cursor()
-            try:
-                await cursor.execute(sql)
-                await cursor.fetchall()
-            finally:
-                await cursor.close()
-        except error as exc:
-            if not may_fail:
-                raise
-            caught[len(caught)] = exc
-
-    one, two = connections
-    try:
-        for conn in connections:
-            await run(conn, "SET SESSION innodb_lock_wait_timeout = 1")
-            await run(conn, "SET autocommit = 0")
-        await run(one, "SELECT id FROM drv_probe WHERE id = 1 FOR UPDATE")
-        await run(two, "SELECT id FROM drv_probe WHERE id = 1 FOR UPDATE", may_fail=True)
-        await run(two, "ROLLBACK")
-        await run(two, "SELECT id FROM drv_probe WHERE id = 2 FOR UPDATE")
-
-        async def second() -> None:
-            await asyncio.sleep(0.3)  # let the first wait begin
-            await run(two, "SELECT id FROM drv_probe WHERE id = 1 FOR UPDATE", may_fail=True)
-
-        await asyncio.gather(
-            run(one, "SELECT id FROM drv_probe WHERE id = 2 FOR UPDATE", may_fail=True),
-            second(),
-        )
-        await run(one, "ROLLBACK")
-        await run(two, "ROLLBACK")
-        await run(one, "INSERT INTO drv_probe VALUES (1)", may_fail=True)
-        await run(one, "ROLLBACK")
-    finally:
-        for conn in connections:
-            with contextlib.suppress(Exception):
-                await conn.ensure_closed()
-    return {driver_error_code(exc) or -1: exc for exc in caught.values()}
 
 
 @ON_MYSQL
