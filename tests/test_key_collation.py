@@ -27,6 +27,7 @@ from sa_sequencing import DuplicateSequenceError
 from sa_sequencing import ReservationError
 from sa_sequencing import SequenceNotFoundError
 from sa_sequencing import Sequencing
+from sa_sequencing import SequencingError
 from sa_sequencing.types import KeyString
 from sa_sequencing.types import exact_collation
 
@@ -161,12 +162,34 @@ def test_reservation_ids_match_exactly(tx, sequencing) -> None:
         seqs.define("r", "R-{COUNTER}")
         reservation = seqs.reserve("r", 1)
     rid = reservation.id
-    for variant in (rid.upper(), f"{rid} ", f" {rid}"):
+    flipped = next(i for i, ch in enumerate(rid) if ch.isalpha())
+    for variant in (rid.upper(), rid[:flipped] + rid[flipped].upper() + rid[flipped + 1 :]):
         assert variant != rid
         with tx() as seqs, pytest.raises(ReservationError, match="unknown"):
             seqs.finalize(variant)
+    with tx() as seqs, pytest.raises(SequencingError):
+        seqs.finalize(f"{rid} ")  # refused, one way or another
     with tx() as seqs:
         assert seqs.finalize(rid) == ["R-1"]
+
+
+def test_trailing_blanks_are_part_of_the_key(engine, tx, sequencing) -> None:
+    """Under a PAD SPACE collation (``utf8mb4_bin`` too) ``'acme' = 'acme '``: the
+    library never makes such keys, but a lookup must not find one by the other."""
+    with tx() as seqs:
+        seqs.define("inv", "INV-{COUNTER}")
+        seqs.generate("inv", scope="acme", date=date(2026, 5, 1))
+    s, c, a = sequencing.tables.sequences, sequencing.tables.counters, sequencing.tables.audits
+    probes = [
+        sa.select(sa.func.count()).where(s.c.name == "inv "),
+        sa.select(sa.func.count()).where(c.c.scope == "acme "),
+        sa.select(sa.func.count()).where(a.c.scope == "acme "),
+        sa.select(sa.func.count()).where(a.c.number == "INV-1 "),
+    ]
+    with engine.connect() as conn:
+        assert [conn.execute(probe).scalar() for probe in probes] == [0, 0, 0, 0]
+        # and the rows are there under their own keys
+        assert conn.execute(sa.select(sa.func.count()).where(c.c.scope == "acme")).scalar() == 1
 
 
 def test_a_latin1_table_default_does_not_decide_how_keys_compare(engine, backend) -> None:
