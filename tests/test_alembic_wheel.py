@@ -39,7 +39,7 @@ from sa_sequencing import Sequencing
 REPO = Path(__file__).resolve().parent.parent
 PREFIX = "alembic_w_"
 VERSION_TABLE = "alembic_version_sa_seq_wheel"
-BRANCH_HEAD = "sa_sequencing_0001"
+BRANCH_HEAD = "sa_sequencing_0002"
 # A build or an install that cannot run here skips the module, but never in CI.
 MUST_BUILD = bool(os.environ.get("CI")) or os.environ.get("SA_SEQUENCING_REQUIRE_SERVERS") == "1"
 _SELECTED = os.environ.get("SA_SEQUENCING_TEST_BACKENDS")
@@ -139,7 +139,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
             for name in archive.namelist()
             if name.startswith("sa_sequencing/migrations/versions/") and name.endswith(".py")
         )
-    assert f"{BRANCH_HEAD}_create_tables.py" in shipped
+    assert {"sa_sequencing_0001_create_tables.py", f"{BRANCH_HEAD}_exact_keys.py"} <= shipped
 
     env_dir = root / "venv"
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
