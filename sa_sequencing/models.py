@@ -43,6 +43,15 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import declared_attr
 from sqlalchemy.orm import mapped_column
 
+from .limits import ACTOR_LENGTH
+from .limits import NAME_LENGTH
+from .limits import NUMBER_LENGTH
+from .limits import PATTERN_LENGTH
+from .limits import PERIOD_LENGTH
+from .limits import REASON_LENGTH
+from .limits import RESERVATION_ID_LENGTH
+from .limits import SCOPE_LENGTH
+from .limits import TIMEZONE_LENGTH
 from .types import JSONText
 from .types import KeyString
 from .types import UTCDateTime
@@ -57,14 +66,6 @@ __all__ = [
     "SequenceMixin",
 ]
 
-NAME_LENGTH = 100
-# 191 characters keep composite unique keys inside InnoDB's limits with utf8mb4.
-SCOPE_LENGTH = 191
-PERIOD_LENGTH = 16
-RESERVATION_ID_LENGTH = 36
-NUMBER_LENGTH = 255
-PATTERN_LENGTH = 255
-ACTOR_LENGTH = 255
 
 # An auto-incrementing 64-bit key; SQLite only auto-increments INTEGER PRIMARY KEY.
 _BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -136,7 +137,7 @@ class SequenceMixin(_SequencingTable):
     gap_policy: Mapped[str] = mapped_column(String(24), default="allow_gaps")
     overflow: Mapped[str] = mapped_column(String(24), default="throw_exception")
     exhaustion_threshold: Mapped[int] = mapped_column(Integer, default=90)
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    timezone: Mapped[str] = mapped_column(String(TIMEZONE_LENGTH), default="UTC")
     fiscal_year_start: Mapped[int] = mapped_column(Integer, default=1)
     cache_size: Mapped[int] = mapped_column(Integer, default=0)
     audit_numbers: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -176,7 +177,7 @@ class GapMixin(_IssuedNumber, _Recorded):
     """A hole in a counter and why it is there (``sequence_gaps``)."""
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
-    reason: Mapped[str] = mapped_column(String(32), sort_order=_DETAILS)
+    reason: Mapped[str] = mapped_column(String(REASON_LENGTH), sort_order=_DETAILS)
     status: Mapped[str] = mapped_column(String(16), default="unfilled", sort_order=_DETAILS)
     filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, sort_order=_OUTCOME)
     filled_number: Mapped[str | None] = mapped_column(String(NUMBER_LENGTH), sort_order=_OUTCOME)

@@ -56,7 +56,7 @@ from sqlalchemy.orm import sessionmaker
 from .definitions import normalize_name
 from .errors import ArgumentTypeError
 from .errors import ConfigurationError
-from .models import NUMBER_LENGTH
+from .limits import NUMBER_LENGTH
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import MappedColumn
