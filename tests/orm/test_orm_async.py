@@ -11,13 +11,21 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from orm_models import BOOKED_ON
 from orm_models import ORM_SEQUENCING
+from orm_models import POSTING_REFS
+from orm_models import SERVER_FILLED_SEQUENCES
 from orm_models import AItem
 from orm_models import BItem
 from orm_models import Note
+from orm_models import Posting
 from orm_models import numbers_of
+from orm_models import orm_snapshot
+from orm_models import posting_rows
+from orm_models import server_filled
 
 from sa_sequencing import AsyncSequenceManager
+from sa_sequencing import ConfigurationError
 from sa_sequencing import NumberRequest
 from sa_sequencing import SequenceManager
 from sa_sequencing.asyncio import public_methods
@@ -114,6 +122,40 @@ def test_async_savepoint_rollback_gives_numbers_back(orm, url, define):
         return kept.number
 
     assert run(url, work) == "N-1"
+
+
+def test_async_flush_sees_column_defaults(orm, url, define, engine):
+    POSTING_REFS.made.clear()
+    define("posting", "P-{YEAR}-{REF}-{COUNTER:3}", reset_period="yearly")
+    for name in SERVER_FILLED_SEQUENCES:
+        define(name, "{COUNTER}")
+    before = orm_snapshot(engine)
+
+    async def refused(sessions: async_sessionmaker[AsyncSession]) -> str:
+        async with sessions() as session:
+            session.add(server_filled(status=...))
+            with pytest.raises(ConfigurationError) as error:
+                await session.flush()
+            await session.rollback()
+        return str(error.value)
+
+    message = run(url, refused)
+    assert "ServerFilled.by_when (sequence 'sf_when')" in message
+    assert "ServerFilled.status" in message
+    assert orm_snapshot(engine) == before
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> Any:
+        async with sessions() as session, session.begin():
+            posting = Posting()
+            session.add(posting)
+            await session.flush()
+        async with sessions() as session:
+            return posting.number, await session.run_sync(posting_rows)
+
+    number, rows = run(url, work)
+    assert number == "P-2019-R1-001"
+    assert rows == [("t-default", "posted", BOOKED_ON, "R1", "P-2019-R1-001")]
+    assert POSTING_REFS.made == ["R1"]
 
 
 def test_manager_refuses_other_objects():
