@@ -124,6 +124,28 @@ def test_async_savepoint_rollback_gives_numbers_back(orm, url, define):
     assert run(url, work) == "N-1"
 
 
+def test_async_rollback_takes_back_what_a_savepoint_wrapped(orm, url, define, engine):
+    # define() and a flush drawing two counters work under raw savepoints; on
+    # aiosqlite a savepoint taken before the driver's lazy BEGIN would be a
+    # transaction of its own, and releasing it would commit
+    define("seq_a", "A-{COUNTER}")
+    before = orm_snapshot(engine)
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> Any:
+        async with sessions() as session:
+            await session.begin()
+            seqs = ORM_SEQUENCING.manager(session)
+            await seqs.define("seq_b", "B-{COUNTER}")
+            items = [AItem(), BItem()]
+            session.add_all(items)
+            await session.flush()
+            assert [i.number for i in items] == ["A-1", "B-1"]
+            await session.rollback()
+
+    run(url, work)
+    assert orm_snapshot(engine) == before
+
+
 def test_async_flush_sees_column_defaults(orm, url, define, engine):
     POSTING_REFS.made.clear()
     define("posting", "P-{YEAR}-{REF}-{COUNTER:3}", reset_period="yearly")
