@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import scoped_session
 
 from .dialects.base import CounterStrategy
 from .dialects.base import registered_strategy
@@ -46,6 +47,7 @@ from .stats import LockStats
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_scoped_session
 
     from .allocation import Allocator
     from .asyncio import AsyncSequenceManager
@@ -302,25 +304,40 @@ class Sequencing:
         return strategy
 
     @overload
-    def manager(self, session: Session) -> SequenceManager: ...
+    def manager(self, session: Session | scoped_session[Any]) -> SequenceManager: ...
 
     @overload
-    def manager(self, session: AsyncSession) -> AsyncSequenceManager: ...
+    def manager(
+        self, session: AsyncSession | async_scoped_session[Any]
+    ) -> AsyncSequenceManager: ...
 
-    def manager(self, session: Session | AsyncSession) -> SequenceManager | AsyncSequenceManager:
+    def manager(
+        self,
+        session: Session | scoped_session[Any] | AsyncSession | async_scoped_session[Any],
+    ) -> SequenceManager | AsyncSequenceManager:
         """A :class:`~sa_sequencing.SequenceManager` working in ``session``'s transaction;
-        for an ``AsyncSession``, an :class:`~sa_sequencing.AsyncSequenceManager`."""
+        for an ``AsyncSession``, an :class:`~sa_sequencing.AsyncSequenceManager`.
+
+        A ``scoped_session`` (Flask-SQLAlchemy's ``db.session`` is one) or an
+        ``async_scoped_session`` stands for the session its registry holds *now*: the
+        manager works in that session, as if it had been passed itself.  So make the
+        manager where the work is (per request, per unit of work), not once at import.
+        """
         from .manager import SequenceManager
 
+        if isinstance(session, scoped_session):
+            session = session()
         if isinstance(session, Session):
             return SequenceManager(self, session)
         from .asyncio import AsyncSequenceManager
-        from .asyncio import is_async_session
+        from .asyncio import current_async_session
 
-        if is_async_session(session):
-            return AsyncSequenceManager(self, session)
+        async_session = current_async_session(session)
+        if async_session is not None:
+            return AsyncSequenceManager(self, async_session)
         raise ArgumentTypeError(
-            f"manager() takes a Session or an AsyncSession, not {type(session).__name__}"
+            "manager() takes a Session, a scoped_session, an AsyncSession or an "
+            f"async_scoped_session, not {type(session).__name__}"
         )
 
     def create_all(self, bind: Any) -> None:

@@ -24,15 +24,18 @@ from orm_models import orm_snapshot
 from orm_models import posting_rows
 from orm_models import server_filled
 
+from sa_sequencing import ArgumentTypeError
 from sa_sequencing import AsyncSequenceManager
 from sa_sequencing import ConfigurationError
 from sa_sequencing import NumberRequest
 from sa_sequencing import SequenceManager
+from sa_sequencing import SequenceNotFoundError
 from sa_sequencing.asyncio import public_methods
 
 pytest.importorskip("greenlet")
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_scoped_session
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -180,6 +183,34 @@ def test_async_flush_sees_column_defaults(orm, url, define, engine):
     assert POSTING_REFS.made == ["R1"]
 
 
+def test_async_manager_works_in_the_async_scoped_sessions_current_session(orm, url):
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> Any:
+        registry = async_scoped_session(sessions, scopefunc=asyncio.current_task)
+        try:
+            seqs = ORM_SEQUENCING.manager(registry)
+            assert isinstance(seqs, AsyncSequenceManager)
+            assert seqs.session is registry()
+            await seqs.define("note", "N-{COUNTER}")
+            assert await seqs.generate("note") == "N-1"
+            registry.add(Note())
+            await registry.flush()
+            await registry.rollback()  # the manager worked in the registry's transaction
+            with pytest.raises(SequenceNotFoundError):
+                await seqs.generate("note")
+            await registry.rollback()
+            await seqs.define("note", "N-{COUNTER}")
+            registry.add(Note())
+            await registry.commit()
+        finally:
+            await registry.remove()
+        async with sessions() as session:
+            return await session.run_sync(lambda s: numbers_of(s, Note))
+
+    assert run(url, work) == ["N-1"]
+
+
 def test_manager_refuses_other_objects():
-    with pytest.raises(TypeError, match="Session or an AsyncSession"):
+    with pytest.raises(ArgumentTypeError, match="takes a Session, a scoped_session, an Asy"):
         ORM_SEQUENCING.manager(object())  # type: ignore[call-overload]
+    with pytest.raises(ArgumentTypeError):  # the class, not a registry
+        ORM_SEQUENCING.manager(async_scoped_session)  # type: ignore[call-overload]
