@@ -12,13 +12,12 @@ A value the user set is never overwritten.  Before ``when`` and the inputs read 
 new object, it gets the Python-side column defaults they may read, and an input only
 the database fills is refused (:mod:`sa_sequencing.orm_defaults`).  The numbers are
 drawn per counter ``(sequence, scope, period)`` with one counter statement each,
-counters taken in
-sorted order (no deadlock between two flushes, see :mod:`sa_sequencing.batch`), and
-handed out in the objects' insert order.  Every check (definitions, scopes, contexts)
-runs before the first counter statement; a failure raises a
-:class:`~sa_sequencing.SequencingError` naming the model, the attribute and the
-sequence, with nothing written, and takes the default values the hook filled in back
-off the objects.
+counters taken in sorted order (no deadlock between two flushes, see
+:mod:`sa_sequencing.batch`), and handed out in the objects' insert order.  Every check
+(definitions, scopes, contexts) runs before the first counter statement; a failure
+raises a :class:`~sa_sequencing.SequencingError` naming the model, the attribute and
+the sequence, with nothing written, and takes the default values the hook filled in
+back off the objects.
 
 The counters stay locked from the flush until the transaction ends.  So flush late
 and commit soon after: a flush early in a long transaction (an autoflush before a
@@ -148,7 +147,9 @@ def _collect(
                     plan.fill(loaded, undo)  # before anything reads the object
                 when = attr.spec.when
                 if when is None or (
-                    plan.call(when, state.obj(), loaded, "when=") if plan else when(state.obj())
+                    when(state.obj())
+                    if plan is None
+                    else plan.call(when, state.obj(), loaded, "when=")
                 ):
                     states.append(state)
                     attrs.append(attr)
