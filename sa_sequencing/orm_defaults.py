@@ -33,13 +33,15 @@ object is applied first, and the reads the callable makes of unset database-fill
 attributes are *watched*: each such attribute gets an ``init_scalar`` attribute
 listener (SQLAlchemy fires it when code reads an attribute a new object has no value
 for), and a read recorded while the callable runs makes the flush fail after the
-callable returns.  A callable that never reads such an attribute is not refused for
-the model having one.  For the duration of the call, a ``None`` the object holds for
-a database-filled attribute is taken out of ``__dict__`` so that reading it is seen
-too.  The callable runs on the object itself (no proxy), so ``isinstance``, methods
-and properties behave as always.  Limits: defaults are applied to the numbered object
-only, not to related objects a callable reaches through relationships, and foreign
-keys the flush copies from a related new object are not seen (as before).
+callable returns (not inside it, where the callable's own ``except`` could swallow
+the error and carry on with ``None``).  A callable that never reads such an
+attribute is not refused for the model having one.  For the duration of the call, a
+``None`` the object holds for a database-filled attribute is taken out of
+``__dict__`` so that reading it is seen too.  The callable runs on the object itself
+(no proxy), so ``isinstance``, methods and properties behave as always.  Limits:
+defaults are applied to the numbered object only, not to related objects a callable
+reaches through relationships, and foreign keys the flush copies from a related new
+object are not seen (as before).
 
 Persistent objects (numbered by ``when`` after their INSERT) hold what the row holds
 and need none of this.  If the hook fails, the values it filled in are taken back, so
