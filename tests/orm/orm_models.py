@@ -176,6 +176,19 @@ class Dated(OrmBase):
     number: Mapped[str | None] = SequenceColumn("dated", scope="desk", date="issued_on")
 
 
+class Shelved(OrmBase):
+    """An input named by a property, which reads a column with a default."""
+
+    __tablename__ = "orm_shelved"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shelf: Mapped[str] = mapped_column(String(10), default="A")
+    number: Mapped[str | None] = SequenceColumn("shelved", scope="shelf_code")
+
+    @property
+    def shelf_code(self) -> str:
+        return f"shelf_{self.shelf}"
+
+
 class ServerFilled(OrmBase):
     """Columns only the database (or the INSERT's execution context) fills: each
     numbered attribute reads one of them."""

@@ -14,6 +14,7 @@ from orm_models import POSTING_REFS
 from orm_models import SERVER_FILLED_SEQUENCES
 from orm_models import Dated
 from orm_models import Posting
+from orm_models import Shelved
 from orm_models import managed
 from orm_models import orm_snapshot
 from orm_models import posting_rows
@@ -76,6 +77,19 @@ def test_attribute_getters_see_their_columns_defaults(orm, define):
     ]
     # the stamp default, which no input reads, was still called once per row
     assert POSTING_REFS.made == ["R1", "R2"]
+
+
+def test_a_property_named_as_input_sees_the_defaults_it_reads(orm, define):
+    define("shelved", "S-{COUNTER}")
+    with orm() as session, session.begin():
+        shelved = [Shelved(), Shelved(shelf="B"), Shelved()]
+        session.add_all(shelved)
+    with managed(orm) as seqs:
+        issued = sorted(
+            (e.scope, e.number) for e in seqs.audit_log("shelved") if e.event == "number_generated"
+        )
+    assert issued == [("shelf_A", "S-1"), ("shelf_A", "S-2"), ("shelf_B", "S-1")]
+    assert [s.shelf for s in shelved] == ["A", "B", "A"]
 
 
 def test_a_refused_flush_takes_the_defaults_back_off(orm, define, engine):
