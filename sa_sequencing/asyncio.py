@@ -8,6 +8,9 @@
         number = await seqs.generate("invoice_number")
         async_session.add(Invoice(...))                # numbered by the flush hook
 
+``sequencing.manager()`` also takes an ``async_scoped_session``, and then works in
+the ``AsyncSession`` its registry holds when ``manager()`` is called.
+
 Every public method of :class:`~sa_sequencing.SequenceManager` is here, with the
 same signature, as a coroutine that runs the synchronous method in the session's
 greenlet (:meth:`AsyncSession.run_sync
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
 
     from .sequencing import Sequencing
 
-__all__ = ["AsyncSequenceManager", "is_async_session"]
+__all__ = ["AsyncSequenceManager", "current_async_session", "is_async_session"]
 
 
 class AsyncSequenceManager:
@@ -82,8 +85,18 @@ for _name, _method in public_methods(SequenceManager).items():
 
 def is_async_session(session: object) -> bool:
     """Whether ``session`` is a :class:`sqlalchemy.ext.asyncio.AsyncSession`."""
+    return current_async_session(session) is session
+
+
+def current_async_session(session: object) -> AsyncSession | None:
+    """The ``AsyncSession`` that ``session`` is or, for an
+    :class:`~sqlalchemy.ext.asyncio.async_scoped_session`, that its registry holds
+    now; ``None`` for anything else."""
     try:
         from sqlalchemy.ext.asyncio import AsyncSession
+        from sqlalchemy.ext.asyncio import async_scoped_session
     except ImportError:  # pragma: no cover - SQLAlchemy without its asyncio extension
-        return False
-    return isinstance(session, AsyncSession)
+        return None
+    if isinstance(session, async_scoped_session):
+        session = session()
+    return session if isinstance(session, AsyncSession) else None

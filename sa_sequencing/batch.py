@@ -212,7 +212,8 @@ def _savepoint(conn: Connection, needed: bool) -> Iterator[None]:
     if not needed:
         yield
         return
-    raw = conn.connection.dbapi_connection
+    # the driver's own connection: aiosqlite's says whether its sqlite3 has begun
+    raw = conn.connection.driver_connection
     if getattr(raw, "in_transaction", True) is False:
         # sqlite3 opens its transaction lazily: releasing a savepoint taken outside
         # one would commit the caller's work.

@@ -8,13 +8,16 @@ INSERTs is silently lost) collects the objects to number:
 - pending and persistent objects with a ``when`` that has become true while their
   number is still empty.
 
-A value the user set is never overwritten.  The numbers are drawn per counter
-``(sequence, scope, period)`` with one counter statement each, counters taken in
-sorted order (no deadlock between two flushes, see :mod:`sa_sequencing.batch`), and
-handed out in the objects' insert order.  Every check (definitions, scopes, contexts)
-runs before the first counter statement; a failure raises a
-:class:`~sa_sequencing.SequencingError` naming the model, the attribute and the
-sequence, with nothing written.
+A value the user set is never overwritten.  Before ``when`` and the inputs read a
+new object, it gets the Python-side column defaults they may read, and an input only
+the database fills is refused (:mod:`sa_sequencing.orm_defaults`).  The numbers are
+drawn per counter ``(sequence, scope, period)`` with one counter statement each,
+counters taken in sorted order (no deadlock between two flushes, see
+:mod:`sa_sequencing.batch`), and handed out in the objects' insert order.  Every check
+(definitions, scopes, contexts) runs before the first counter statement; a failure
+raises a :class:`~sa_sequencing.SequencingError` naming the model, the attribute and
+the sequence, with nothing written, and takes the default values the hook filled in
+back off the objects.
 
 The counters stay locked from the flush until the transaction ends.  So flush late
 and commit soon after: a flush early in a long transaction (an autoflush before a
@@ -41,6 +44,7 @@ from sqlalchemy.orm.state import InstanceState
 from .batch import Batch
 from .orm import NumberedAttribute
 from .orm import numbered_attributes
+from .orm_defaults import take_back
 
 __all__ = ["LISTENERS"]
 
@@ -54,10 +58,21 @@ _Filled = list[Any]
 def before_flush(
     session: Session, flush_context: UOWTransaction, instances: Iterable[Any] | None
 ) -> None:
+    undo: list[Any] = []
+    try:
+        _number(session, instances, undo)
+    except BaseException:
+        # a refused flush leaves the objects as it found them: without the values
+        # filled in from column defaults (numbers are only set once all are drawn)
+        take_back(undo)
+        raise
+
+
+def _number(session: Session, instances: Iterable[Any] | None, undo: list[Any]) -> None:
     # Parallel lists, not a tuple per object: every container that outlives the hook's
     # loops counts towards the garbage collector's next full pass, which on a flush of
     # thousands of objects costs more than the numbering itself.
-    objs, states, attrs = _collect(session, instances)
+    objs, states, attrs = _collect(session, instances, undo)
     if not objs:
         return
     # One batch per connection (one, unless sequencings live on different binds).
@@ -74,7 +89,7 @@ def before_flush(
             if batch not in batches:
                 batches.append(batch)
             batch_of[id(attr.sequencing)] = batch
-        scope, context, day = attr.inputs(obj, state.dict)
+        scope, context, day = attr.inputs(obj, state)
         tickets.append(
             batch.add(
                 attr.sequencing.allocator,
@@ -103,10 +118,11 @@ def before_flush(
 
 
 def _collect(
-    session: Session, instances: Iterable[Any] | None
+    session: Session, instances: Iterable[Any] | None, undo: list[Any]
 ) -> tuple[list[Any], list[InstanceState[Any]], list[NumberedAttribute]]:
     """The objects, states and attributes to number: new objects in insert order,
-    then persistent ones whose ``when`` became true."""
+    then persistent ones whose ``when`` became true.  A new object gets the column
+    defaults its inputs read before ``when`` sees it (recorded in ``undo``)."""
     only = None if instances is None else {id(obj) for obj in instances}
     attrs_of: dict[Any, tuple[NumberedAttribute, ...]] = {}
     states: list[InstanceState[Any]] = []
@@ -120,13 +136,23 @@ def _collect(
         numbered = attrs_of.get(mapper)
         if numbered is None:
             numbered = attrs_of[mapper] = numbered_attributes(mapper)
+        if not numbered:
+            continue
+        loaded = state.dict
         for attr in numbered:
-            value = state.dict.get(attr.key)
-            if (value is None or value == "") and (
-                attr.spec.when is None or attr.spec.when(state.obj())
-            ):
-                states.append(state)
-                attrs.append(attr)
+            value = loaded.get(attr.key)
+            if value is None or value == "":
+                plan = attr.defaults
+                if plan is not None:
+                    plan.fill(loaded, undo)  # before anything reads the object
+                when = attr.spec.when
+                if when is None or (
+                    when(state.obj())
+                    if plan is None
+                    else plan.call(when, state.obj(), loaded, "when=")
+                ):
+                    states.append(state)
+                    attrs.append(attr)
     for obj in session.dirty:
         if only is not None and id(obj) not in only:
             continue

@@ -23,6 +23,15 @@
 value is empty, and every pending or persistent one for which ``when`` has become
 true, in the flush's own transaction.  A value set by hand is never overwritten.
 
+A new object's inputs see the row its INSERT will write (:mod:`.orm_defaults`): the
+column defaults SQLAlchemy computes in Python (``default="draft"``,
+``default=date.today``) are applied, once, before ``scope``/``context``/``date``/
+``when`` read the object, and the INSERT writes those very values.  An input that
+only the database (or the INSERT itself) fills, such as a ``server_default``, a SQL
+expression default, a default taking the execution context or an autoincrement key,
+is a :class:`~sa_sequencing.ConfigurationError` before anything is written: an
+attribute name at once, a callable when it reads the attribute.
+
 The hook is installed for every :class:`~sqlalchemy.orm.Session` (and so every
 ``sessionmaker``, ``scoped_session`` and ``AsyncSession``) when the first
 ``SequenceColumn`` is declared.  :func:`install_flush_hook` with a ``sessionmaker``
@@ -57,9 +66,12 @@ from .definitions import normalize_name
 from .errors import ArgumentTypeError
 from .errors import ConfigurationError
 from .limits import NUMBER_LENGTH
+from .orm_defaults import DefaultsPlan
+from .orm_defaults import plan_for
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import MappedColumn
+    from sqlalchemy.orm.state import InstanceState
 
     from .sequencing import Sequencing
 
@@ -170,18 +182,33 @@ class NumberedAttribute:
     sequencing: Sequencing
     label: str
     """``Model.attribute``, for messages."""
+    defaults: DefaultsPlan | None = None
+    """How its inputs see a new object's column defaults (:mod:`.orm_defaults`);
+    ``None`` when they read no column with one."""
 
     def inputs(
-        self, obj: Any, loaded: Mapping[str, Any]
+        self, obj: Any, state: InstanceState[Any]
     ) -> tuple[str | None, Mapping[str, object] | None, date | datetime | None]:
         """The scope, context and document date of ``obj``'s number.
 
-        ``loaded`` is the object's ``__dict__``: attributes named by the column are
-        read from it when present, which is much cheaper than through the
-        instrumented attribute (this runs once per object of every flush).
+        Attributes named by the column are read from ``state.dict`` when present,
+        which is much cheaper than through the instrumented attribute (this runs once
+        per object of every flush).  A new object's inputs see its column defaults
+        (:mod:`.orm_defaults`).
         """
         spec = self.spec
-        scope = _read(obj, loaded, spec.scope)
+        loaded = state.dict
+        plan = self.defaults if state.key is None else None
+        if plan is None:
+            scope = _read(obj, loaded, spec.scope)
+            context = _read(obj, loaded, spec.context)
+            day = _read(obj, loaded, spec.date)
+        else:
+            scope = None if spec.scope is None else plan.read(obj, loaded, spec.scope, "scope=")
+            context = (
+                None if spec.context is None else plan.read(obj, loaded, spec.context, "context=")
+            )
+            day = None if spec.date is None else plan.read(obj, loaded, spec.date, "date=")
         if isinstance(spec.scope, str) and (scope is None or scope == ""):
             raise ConfigurationError(
                 f"{self.label} (sequence {spec.sequence!r}): the scope attribute "
@@ -189,13 +216,12 @@ class NumberedAttribute:
                 "the column a scope callable that returns None for the global scope)",
                 sequence=spec.sequence,
             )
-        context = _read(obj, loaded, spec.context)
         if context is not None and not isinstance(context, Mapping):
             raise ArgumentTypeError(
                 f"{self.label} (sequence {spec.sequence!r}): context must give a "
                 f"mapping or None, not {type(context).__name__}"
             )
-        return scope, context, _read(obj, loaded, spec.date)
+        return scope, context, day
 
 
 def _read(obj: Any, loaded: Mapping[str, Any], getter: Getter) -> Any:
@@ -215,16 +241,26 @@ def numbered_attributes(mapper: Mapper[Any]) -> tuple[NumberedAttribute, ...]:
     """The sequence columns of ``mapper`` (inherited ones included)."""
     found = _by_mapper.get(mapper)
     if found is None:
+        specs = {
+            prop.key: (spec, prop.columns[0])
+            for prop in mapper.column_attrs
+            if isinstance(spec := prop.columns[0].info.get(INFO_KEY), SequenceSpec)
+        }
         found = tuple(
             NumberedAttribute(
-                prop.key,
+                key,
                 spec,
-                _resolve(spec, prop.columns[0], mapper, prop.key),
-                f"{mapper.class_.__name__}.{prop.key}",
+                _resolve(spec, column, mapper, key),
+                label := f"{mapper.class_.__name__}.{key}",
+                plan_for(
+                    mapper,
+                    label,
+                    spec.sequence,
+                    (spec.scope, spec.context, spec.date, spec.when),
+                    numbered=specs.keys(),
+                ),
             )
-            for prop in mapper.column_attrs
-            if (spec := prop.columns[0].info.get(INFO_KEY)) is not None
-            and isinstance(spec, SequenceSpec)
+            for key, (spec, column) in specs.items()
         )
         _by_mapper[mapper] = found
     return found

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import scoped_session
 
 from .dialects.base import CounterStrategy
 from .dialects.base import registered_strategy
@@ -46,6 +48,7 @@ from .stats import LockStats
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_scoped_session
 
     from .allocation import Allocator
     from .asyncio import AsyncSequenceManager
@@ -62,6 +65,9 @@ def instances() -> list[Sequencing]:
 
 
 _R = TypeVar("_R")
+
+_TABLE_INFO = "sa_sequencing.role"
+"""``Table.info`` key marking the tables of a Sequencing (its value: the role)."""
 
 _ROLES: dict[str, tuple[str, type[Any]]] = {
     "sequence": ("sequences", SequenceMixin),
@@ -147,6 +153,55 @@ def _check_repositories(given: Mapping[str, type[Any]]) -> dict[str, type[Any]]:
     return dict(given)
 
 
+def _check_free(metadata: MetaData, names: Iterable[str], table_prefix: str) -> None:
+    """Refuse table names the metadata already has: another Sequencing's, or the host's."""
+    for name in names:
+        key = f"{metadata.schema}.{name}" if metadata.schema else name
+        if key not in metadata.tables:
+            continue
+        if _TABLE_INFO in metadata.tables[key].info:
+            raise ConfigurationError(
+                f"Sequencing(table_prefix={table_prefix!r}): the metadata already has a "
+                f"table {key!r}, made by another Sequencing on the same metadata; reuse "
+                "that Sequencing (one per set of tables: keep it in a module and import "
+                "it), or pass table_prefix= to give this one tables of its own"
+            )
+        raise ConfigurationError(
+            f"Sequencing(table_prefix={table_prefix!r}): the metadata already has a table "
+            f"{key!r}, which is not a Sequencing's; pass table_prefix= (or your own "
+            "classes, sequence_class=...) so that the sequencing tables get other names"
+        )
+
+
+def _check_foreign_keys(
+    metadata: MetaData,
+    given: Mapping[str, type[Any] | None],
+    names: Mapping[str, str],
+    sequences_table: str,
+) -> None:
+    """The ``sequence_id`` of the counter, reservation, gap and pattern version rows
+    must point to the definitions table; checked before any class is made."""
+    sequence_class = given["sequence"]
+    if sequence_class is not None:
+        target: str = sequence_class.__table__.fullname
+    else:
+        target = f"{metadata.schema}.{sequences_table}" if metadata.schema else sequences_table
+    for role in ("counter", "reservation", "gap", "pattern_version"):
+        cls = given[role]
+        if cls is None:
+            points = [(names[role], f"{sequences_table}.id")]
+        else:
+            table = cls.__table__
+            points = [(table.name, fk.target_fullname) for fk in table.c.sequence_id.foreign_keys]
+        for table_name, fk_target in points:
+            if fk_target != f"{target}.id":
+                raise ConfigurationError(
+                    f"{table_name}.sequence_id points to {fk_target!r}, but the "
+                    f"definitions table is {target!r}: set "
+                    f"__sequences_tablename__ = {target.rsplit('.', 1)[-1]!r} on the class"
+                )
+
+
 def _camel(prefix: str) -> str:
     return "".join(part.capitalize() for part in prefix.split("_") if part)
 
@@ -157,7 +212,10 @@ class Sequencing:
     :param base: the host's declarative base (a :class:`~sqlalchemy.orm.DeclarativeBase`
       subclass), or a :class:`~sqlalchemy.schema.MetaData` for hosts without one.
     :param table_prefix: prepended to the six table names (``"acme_"`` gives
-      ``acme_sequences``, ...).
+      ``acme_sequences``, ...).  One Sequencing per set of tables: a second one on the
+      same metadata needs a prefix of its own, else it is a
+      :class:`~sa_sequencing.ConfigurationError` (reuse the first instead), raised
+      before anything is registered.
     :param sequence_class: ... :param audit_class: the host's own subclasses of the
       mixins in :mod:`sa_sequencing.models`, used instead of generated ones.
     :param lock_timeout: seconds a counter statement may wait for the counter's lock
@@ -212,37 +270,49 @@ class Sequencing:
             "pattern_version": pattern_version_class,
             "audit": audit_class,
         }
+        # Everything is checked before the first class is made: a mapped class cannot
+        # be taken back out of a declarative registry, and one left half-registered
+        # would be in the way of the next Sequencing and of every mapper configuration.
+        for role, (_, mixin) in _ROLES.items():
+            cls = given[role]
+            if cls is not None and not (isinstance(cls, type) and issubclass(cls, mixin)):
+                raise ConfigurationError(
+                    f"{role}_class must subclass {mixin.__name__}, got {cls!r}"
+                )
+        self._repositories = _check_repositories(repositories or {})
+        metadata: MetaData = self.base.metadata
+        names = {
+            role: f"{table_prefix}{table_name}"
+            for role, (table_name, _) in _ROLES.items()
+            if given[role] is None
+        }
+        _check_free(metadata, names.values(), table_prefix)
         sequences_table = (
-            sequence_class.__tablename__
-            if sequence_class is not None
-            else f"{table_prefix}sequences"
+            sequence_class.__tablename__ if sequence_class is not None else names["sequence"]
         )
+        _check_foreign_keys(metadata, given, names, sequences_table)
         classes: dict[str, type[Any]] = {}
-        for role, (table_name, mixin) in _ROLES.items():
+        for role, (_, mixin) in _ROLES.items():
             cls = given[role]
             if cls is None:
                 cls = type(
                     f"{_camel(table_prefix)}{mixin.__name__.removesuffix('Mixin')}",
                     (mixin, self.base),
                     {
-                        "__tablename__": f"{table_prefix}{table_name}",
+                        "__tablename__": names[role],
                         "__sequences_tablename__": sequences_table,
                         "__module__": __name__,
                     },
                 )
-            elif not (isinstance(cls, type) and issubclass(cls, mixin)):
-                raise ConfigurationError(
-                    f"{role}_class must subclass {mixin.__name__}, got {cls!r}"
-                )
             classes[f"{role}_class"] = cls
         self.tables = SequencingTables(**classes)
-        self._check_foreign_keys()
+        for role, table in zip(_ROLES, self.tables.all(), strict=True):
+            table.info.setdefault(_TABLE_INFO, role)
         self.stats = LockStats()
         self._strategies: weakref.WeakKeyDictionary[Dialect, CounterStrategy]
         self._strategies = weakref.WeakKeyDictionary()
         self._allocator: Allocator | None = None
         _instances.add(self)
-        self._repositories = _check_repositories(repositories or {})
 
     @staticmethod
     def _declarative_base(base: Any) -> Any:
@@ -257,17 +327,6 @@ class Sequencing:
         raise ArgumentTypeError(
             f"Sequencing() takes a declarative base class or a MetaData, not {base!r}"
         )
-
-    def _check_foreign_keys(self) -> None:
-        target = self.tables.sequences
-        for table in self.tables.all()[1:5]:
-            for fk in table.c.sequence_id.foreign_keys:
-                if fk.target_fullname != f"{target.fullname}.id":
-                    raise ConfigurationError(
-                        f"{table.name}.sequence_id points to {fk.target_fullname!r}, but the "
-                        f"definitions table is {target.fullname!r}: set "
-                        f"__sequences_tablename__ = {target.name!r} on the class"
-                    )
 
     def repository_class(self, role: str, default: type[_R]) -> type[_R]:
         """The repository class managers use for ``role``: the host's, else ``default``."""
@@ -302,25 +361,40 @@ class Sequencing:
         return strategy
 
     @overload
-    def manager(self, session: Session) -> SequenceManager: ...
+    def manager(self, session: Session | scoped_session[Any]) -> SequenceManager: ...
 
     @overload
-    def manager(self, session: AsyncSession) -> AsyncSequenceManager: ...
+    def manager(
+        self, session: AsyncSession | async_scoped_session[Any]
+    ) -> AsyncSequenceManager: ...
 
-    def manager(self, session: Session | AsyncSession) -> SequenceManager | AsyncSequenceManager:
+    def manager(
+        self,
+        session: Session | scoped_session[Any] | AsyncSession | async_scoped_session[Any],
+    ) -> SequenceManager | AsyncSequenceManager:
         """A :class:`~sa_sequencing.SequenceManager` working in ``session``'s transaction;
-        for an ``AsyncSession``, an :class:`~sa_sequencing.AsyncSequenceManager`."""
+        for an ``AsyncSession``, an :class:`~sa_sequencing.AsyncSequenceManager`.
+
+        A ``scoped_session`` (Flask-SQLAlchemy's ``db.session`` is one) or an
+        ``async_scoped_session`` stands for the session its registry holds *now*: the
+        manager works in that session, as if it had been passed itself.  So make the
+        manager where the work is (per request, per unit of work), not once at import.
+        """
         from .manager import SequenceManager
 
+        if isinstance(session, scoped_session):
+            session = session()
         if isinstance(session, Session):
             return SequenceManager(self, session)
         from .asyncio import AsyncSequenceManager
-        from .asyncio import is_async_session
+        from .asyncio import current_async_session
 
-        if is_async_session(session):
-            return AsyncSequenceManager(self, session)
+        async_session = current_async_session(session)
+        if async_session is not None:
+            return AsyncSequenceManager(self, async_session)
         raise ArgumentTypeError(
-            f"manager() takes a Session or an AsyncSession, not {type(session).__name__}"
+            "manager() takes a Session, a scoped_session, an AsyncSession or an "
+            f"async_scoped_session, not {type(session).__name__}"
         )
 
     def create_all(self, bind: Any) -> None:

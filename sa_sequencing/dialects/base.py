@@ -373,7 +373,8 @@ class _Savepoint:
         self.name = "sa_sequencing"
 
     def __enter__(self) -> Callable[[], None]:
-        raw = self.conn.connection.dbapi_connection
+        # the driver's own connection: aiosqlite's says whether its sqlite3 has begun
+        raw = self.conn.connection.driver_connection
         if getattr(raw, "in_transaction", True) is False:
             # Python's sqlite3 opens its transaction lazily; a SAVEPOINT outside one
             # would start its own, and releasing it would commit the caller's work.

@@ -125,6 +125,95 @@ class Orphan(OrmBase):
     number: Mapped[str | None] = SequenceColumn("never_defined")
 
 
+# -- column defaults the flush hook must see (issue 10) ---------------------------------
+
+#: The booking date ``Posting`` takes by default: a closed year, so a number drawn in
+#: today's period instead is caught.
+BOOKED_ON = date(2019, 12, 31)
+
+
+class RefMaker:
+    """A zero-argument default that hands out a fresh value per call and remembers
+    them, so a test can tell whether the row got the value the hook saw."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def __call__(self) -> str:
+        self.made.append(f"R{len(self.made) + 1}")
+        return self.made[-1]
+
+
+POSTING_REFS = RefMaker()
+
+
+class Posting(OrmBase):
+    """Every input of its number comes from a Python-side column default."""
+
+    __tablename__ = "orm_postings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(20), default="t-default")
+    status: Mapped[str] = mapped_column(String(10), default="posted")
+    booked_on: Mapped[date] = mapped_column(default=lambda: BOOKED_ON)
+    ref: Mapped[str] = mapped_column(String(20), default=POSTING_REFS)
+    number: Mapped[str | None] = SequenceColumn(
+        "posting",
+        scope="tenant_id",
+        date="booked_on",
+        context=lambda p: {"REF": p.ref},
+        when=lambda p: p.status == "posted",
+    )
+
+
+class Dated(OrmBase):
+    """Attribute-name getters only: the hook knows which columns it reads."""
+
+    __tablename__ = "orm_dated"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    desk: Mapped[str] = mapped_column(String(10), default="front")
+    issued_on: Mapped[date] = mapped_column(default=date.today)
+    stamp: Mapped[str] = mapped_column(String(20), default=POSTING_REFS)
+    number: Mapped[str | None] = SequenceColumn("dated", scope="desk", date="issued_on")
+
+
+class Shelved(OrmBase):
+    """An input named by a property, which reads a column with a default."""
+
+    __tablename__ = "orm_shelved"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shelf: Mapped[str] = mapped_column(String(10), default="A")
+    number: Mapped[str | None] = SequenceColumn("shelved", scope="shelf_code")
+
+    @property
+    def shelf_code(self) -> str:
+        return f"shelf_{self.shelf}"
+
+
+class ServerFilled(OrmBase):
+    """Columns only the database (or the INSERT's execution context) fills: each
+    numbered attribute reads one of them."""
+
+    __tablename__ = "orm_server_filled"
+    id: Mapped[int] = mapped_column(primary_key=True)  # autoincrement
+    kept_on: Mapped[date | None] = mapped_column(server_default="2019-06-30")
+    desk: Mapped[str | None] = mapped_column(String(10), server_default="back")
+    day: Mapped[date | None] = mapped_column(default=sa.func.current_date())
+    at_insert: Mapped[str | None] = mapped_column(
+        String(20), default=lambda context: f"desk-{context.current_parameters['desk']}"
+    )
+    status: Mapped[str | None] = mapped_column(String(10), server_default="posted")
+    note: Mapped[str | None] = mapped_column(String(10), server_default="n")
+    by_date: Mapped[str | None] = SequenceColumn("sf_date", date="kept_on")
+    by_scope: Mapped[str | None] = SequenceColumn("sf_scope", scope="desk")
+    by_sql_default: Mapped[str | None] = SequenceColumn("sf_sql", date="day")
+    by_context_default: Mapped[str | None] = SequenceColumn("sf_ctx", scope="at_insert")
+    by_when: Mapped[str | None] = SequenceColumn("sf_when", when=lambda s: s.status == "posted")
+    by_context: Mapped[str | None] = SequenceColumn(
+        "sf_context", context=lambda s: {"NOTE": s.note or "none"}
+    )
+    by_id: Mapped[str | None] = SequenceColumn("sf_id", scope=lambda s: f"row-{s.id}")
+
+
 @contextlib.contextmanager
 def managed(orm: sessionmaker[Session]) -> Iterator[SequenceManager]:
     with orm() as session, session.begin():
@@ -142,3 +231,41 @@ def orm_snapshot(engine: sa.Engine) -> dict[str, list[tuple[str, ...]]]:
 
 def numbers_of(session: Session, model: type[Any]) -> list[str]:
     return list(session.scalars(sa.select(model.number).order_by(model.id)))
+
+
+def posting_rows(session: Session) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row)
+        for row in session.execute(
+            sa.select(
+                Posting.tenant_id, Posting.status, Posting.booked_on, Posting.ref, Posting.number
+            ).order_by(Posting.id)
+        )
+    ]
+
+
+SERVER_FILLED_SEQUENCES = (
+    "sf_date",
+    "sf_scope",
+    "sf_sql",
+    "sf_ctx",
+    "sf_when",
+    "sf_context",
+    "sf_id",
+)
+
+
+def server_filled(**values: Any) -> ServerFilled:
+    """A ServerFilled with every database-filled input set, but those given as
+    ``...`` (left unset) or None."""
+    given: dict[str, Any] = {
+        "id": 7,
+        "kept_on": date(2024, 5, 6),
+        "desk": "front",
+        "day": date(2024, 5, 6),
+        "at_insert": "desk-front",
+        "status": "posted",
+        "note": "n",
+    }
+    given.update(values)
+    return ServerFilled(**{k: v for k, v in given.items() if v is not ...})

@@ -11,20 +11,31 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from orm_models import BOOKED_ON
 from orm_models import ORM_SEQUENCING
+from orm_models import POSTING_REFS
+from orm_models import SERVER_FILLED_SEQUENCES
 from orm_models import AItem
 from orm_models import BItem
 from orm_models import Note
+from orm_models import Posting
 from orm_models import numbers_of
+from orm_models import orm_snapshot
+from orm_models import posting_rows
+from orm_models import server_filled
 
+from sa_sequencing import ArgumentTypeError
 from sa_sequencing import AsyncSequenceManager
+from sa_sequencing import ConfigurationError
 from sa_sequencing import NumberRequest
 from sa_sequencing import SequenceManager
+from sa_sequencing import SequenceNotFoundError
 from sa_sequencing.asyncio import public_methods
 
 pytest.importorskip("greenlet")
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_scoped_session
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -116,6 +127,90 @@ def test_async_savepoint_rollback_gives_numbers_back(orm, url, define):
     assert run(url, work) == "N-1"
 
 
+def test_async_rollback_takes_back_what_a_savepoint_wrapped(orm, url, define, engine):
+    # define() and a flush drawing two counters work under raw savepoints; on
+    # aiosqlite a savepoint taken before the driver's lazy BEGIN would be a
+    # transaction of its own, and releasing it would commit
+    define("seq_a", "A-{COUNTER}")
+    before = orm_snapshot(engine)
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> Any:
+        async with sessions() as session:
+            await session.begin()
+            seqs = ORM_SEQUENCING.manager(session)
+            await seqs.define("seq_b", "B-{COUNTER}")
+            items = [AItem(), BItem()]
+            session.add_all(items)
+            await session.flush()
+            assert [i.number for i in items] == ["A-1", "B-1"]
+            await session.rollback()
+
+    run(url, work)
+    assert orm_snapshot(engine) == before
+
+
+def test_async_flush_sees_column_defaults(orm, url, define, engine):
+    POSTING_REFS.made.clear()
+    define("posting", "P-{YEAR}-{REF}-{COUNTER:3}", reset_period="yearly")
+    for name in SERVER_FILLED_SEQUENCES:
+        define(name, "{COUNTER}")
+    before = orm_snapshot(engine)
+
+    async def refused(sessions: async_sessionmaker[AsyncSession]) -> str:
+        async with sessions() as session:
+            session.add(server_filled(status=...))
+            with pytest.raises(ConfigurationError) as error:
+                await session.flush()
+            await session.rollback()
+        return str(error.value)
+
+    message = run(url, refused)
+    assert "ServerFilled.by_when (sequence 'sf_when')" in message
+    assert "ServerFilled.status" in message
+    assert orm_snapshot(engine) == before
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> Any:
+        async with sessions() as session, session.begin():
+            posting = Posting()
+            session.add(posting)
+            await session.flush()
+        async with sessions() as session:
+            return posting.number, await session.run_sync(posting_rows)
+
+    number, rows = run(url, work)
+    assert number == "P-2019-R1-001"
+    assert rows == [("t-default", "posted", BOOKED_ON, "R1", "P-2019-R1-001")]
+    assert POSTING_REFS.made == ["R1"]
+
+
+def test_async_manager_works_in_the_async_scoped_sessions_current_session(orm, url):
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> Any:
+        registry = async_scoped_session(sessions, scopefunc=asyncio.current_task)
+        try:
+            seqs = ORM_SEQUENCING.manager(registry)
+            assert isinstance(seqs, AsyncSequenceManager)
+            assert seqs.session is registry()
+            await seqs.define("note", "N-{COUNTER}")
+            assert await seqs.generate("note") == "N-1"
+            registry.add(Note())
+            await registry.flush()
+            await registry.rollback()  # the manager worked in the registry's transaction
+            with pytest.raises(SequenceNotFoundError):
+                await seqs.generate("note")
+            await registry.rollback()
+            await seqs.define("note", "N-{COUNTER}")
+            registry.add(Note())
+            await registry.commit()
+        finally:
+            await registry.remove()
+        async with sessions() as session:
+            return await session.run_sync(lambda s: numbers_of(s, Note))
+
+    assert run(url, work) == ["N-1"]
+
+
 def test_manager_refuses_other_objects():
-    with pytest.raises(TypeError, match="Session or an AsyncSession"):
+    with pytest.raises(ArgumentTypeError, match="takes a Session, a scoped_session, an Asy"):
         ORM_SEQUENCING.manager(object())  # type: ignore[call-overload]
+    with pytest.raises(ArgumentTypeError):  # the class, not a registry
+        ORM_SEQUENCING.manager(async_scoped_session)  # type: ignore[call-overload]
