@@ -35,6 +35,7 @@ from .manager import SequenceManager
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_scoped_session
 
     from .sequencing import Sequencing
 
@@ -45,7 +46,9 @@ class AsyncSequenceManager:
     """:class:`~sa_sequencing.SequenceManager` over an ``AsyncSession``: the same
     methods, as coroutines.  Get one from ``sequencing.manager(async_session)``."""
 
-    def __init__(self, sequencing: Sequencing, session: AsyncSession) -> None:
+    def __init__(
+        self, sequencing: Sequencing, session: AsyncSession | async_scoped_session[Any]
+    ) -> None:
         self.sequencing = sequencing
         self.session = session
 
@@ -64,7 +67,10 @@ def _coroutine(name: str, method: Callable[..., Any]) -> Callable[..., Awaitable
         def run(session: Session) -> Any:
             return getattr(self.sync_manager(session), name)(*args, **kwargs)
 
-        return await self.session.run_sync(run)
+        # An async_scoped_session is resolved at each call (it has no run_sync).
+        session = current_async_session(self.session)
+        assert session is not None
+        return await session.run_sync(run)
 
     call.__qualname__ = f"{AsyncSequenceManager.__name__}.{name}"
     return call

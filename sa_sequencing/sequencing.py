@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
+from typing import cast
 from typing import overload
 
 from sqlalchemy import MetaData
@@ -376,22 +377,24 @@ class Sequencing:
         for an ``AsyncSession``, an :class:`~sa_sequencing.AsyncSequenceManager`.
 
         A ``scoped_session`` (Flask-SQLAlchemy's ``db.session`` is one) or an
-        ``async_scoped_session`` stands for the session its registry holds *now*: the
-        manager works in that session, as if it had been passed itself.  So make the
-        manager where the work is (per request, per unit of work), not once at import.
+        ``async_scoped_session`` is kept as the registry: every call of the manager works
+        in the session the registry holds at that call, so a manager made once (at
+        import, say) follows each request or thread and never draws a number in another
+        one's transaction.
         """
         from .manager import SequenceManager
 
         if isinstance(session, scoped_session):
-            session = session()
+            # The registry proxies every Session method the manager and its
+            # repositories call (connection(), info, ...), each resolved at the call.
+            return SequenceManager(self, cast(Session, session))
         if isinstance(session, Session):
             return SequenceManager(self, session)
         from .asyncio import AsyncSequenceManager
         from .asyncio import current_async_session
 
-        async_session = current_async_session(session)
-        if async_session is not None:
-            return AsyncSequenceManager(self, async_session)
+        if current_async_session(session) is not None:
+            return AsyncSequenceManager(self, cast("AsyncSession", session))
         raise ArgumentTypeError(
             "manager() takes a Session, a scoped_session, an AsyncSession or an "
             f"async_scoped_session, not {type(session).__name__}"

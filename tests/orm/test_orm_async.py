@@ -189,7 +189,6 @@ def test_async_manager_works_in_the_async_scoped_sessions_current_session(orm, u
         try:
             seqs = ORM_SEQUENCING.manager(registry)
             assert isinstance(seqs, AsyncSequenceManager)
-            assert seqs.session is registry()
             await seqs.define("note", "N-{COUNTER}")
             assert await seqs.generate("note") == "N-1"
             registry.add(Note())
@@ -201,6 +200,17 @@ def test_async_manager_works_in_the_async_scoped_sessions_current_session(orm, u
             await seqs.define("note", "N-{COUNTER}")
             registry.add(Note())
             await registry.commit()
+
+            async def another_task() -> str:
+                # another task has its own session in the registry: the same manager
+                # draws there, and commits with that task's session
+                number = await seqs.generate("note")
+                await registry.commit()
+                await registry.remove()
+                return str(number)
+
+            assert await asyncio.create_task(another_task()) == "N-2"
+            assert not registry().in_transaction()  # nothing drawn in this task's session
         finally:
             await registry.remove()
         async with sessions() as session:
