@@ -3,7 +3,9 @@
 Whatever a caller passes, a call either succeeds and stores exactly what it was
 given, or raises a :class:`~sa_sequencing.SequencingError` and writes nothing.
 These are the tests that found the NUL bytes, lone surrogates, 4,300-digit
-integers and silently rewritten metadata keys of issue 10; they stay in the suite.
+integers and silently rewritten metadata keys of issue 10; they stay in the suite
+(the MariaDB collation that let distinct scopes share a counter was found here too;
+its property now lives in ``test_key_collation.py``).
 """
 
 from __future__ import annotations
@@ -74,26 +76,16 @@ def _refused_or_stored(tx, snapshot, call, check):
                     seqs.delete(definition.name, scope=definition.scope)
 
 
-_fresh = iter(range(10**9))
-
-
 @PROPERTY
-@given(first=any_text, second=any_text)
-def test_distinct_scopes_never_share_a_counter(base, tx, snapshot, first, second):
-    name = f"p{next(_fresh)}"
-    with tx() as seqs:
-        seqs.define(name, "P-{COUNTER:4}")
+@given(scope=any_text)
+def test_any_scope(base, tx, snapshot, scope):
+    """Distinct scopes never sharing a counter is tests/test_key_collation.py's."""
 
     def check(seqs, number):
-        assert number == "P-0001"
-        assert [e.scope for e in seqs.audit_log(name, scope=first)] == [first or None]
-        try:
-            other = seqs.generate(name, scope=second)
-        except SequencingError:
-            return
-        assert other == ("P-0002" if second == first else "P-0001")
+        assert number.startswith("N-")
+        assert {e.scope for e in seqs.audit_log("n", scope=scope)} == {scope}
 
-    _refused_or_stored(tx, snapshot, lambda s: s.generate(name, scope=first), check)
+    _refused_or_stored(tx, snapshot, lambda s: s.generate("n", scope=scope), check)
 
 
 @PROPERTY
