@@ -4,7 +4,6 @@ and asyncmy."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Awaitable
 from collections.abc import Callable
 from typing import Any
@@ -28,9 +27,7 @@ from sa_sequencing import ArgumentTypeError
 from sa_sequencing import AsyncSequenceManager
 from sa_sequencing import ConfigurationError
 from sa_sequencing import NumberRequest
-from sa_sequencing import SequenceManager
 from sa_sequencing import SequenceNotFoundError
-from sa_sequencing.asyncio import public_methods
 
 pytest.importorskip("greenlet")
 
@@ -63,15 +60,6 @@ def run(url: str, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[A
             await engine.dispose()
 
     return asyncio.run(main())
-
-
-def test_every_manager_method_has_an_async_counterpart():
-    methods = public_methods(SequenceManager)
-    assert {"generate", "generate_batch", "define", "audit_log"} <= set(methods)
-    for name, method in methods.items():
-        twin = getattr(AsyncSequenceManager, name)
-        assert inspect.iscoroutinefunction(twin), name
-        assert inspect.signature(twin) == inspect.signature(method), name
 
 
 def test_async_manager_and_flush_hook(orm, url):
