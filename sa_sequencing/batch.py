@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterable
-from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
 from .allocation import Issued
 from .checks import check_actor
@@ -51,6 +49,7 @@ from .periods import period_key
 from .placement import audit_data
 from .placement import pattern_for
 from .placement import render
+from .savepoint import Savepoint
 
 if TYPE_CHECKING:
     from .allocation import Allocator
@@ -178,7 +177,7 @@ class Batch:
         """
         numbers: list[str] = [""] * self.size
         groups = self.in_lock_order()
-        with _savepoint(self.conn, len(groups) > 1):
+        with Savepoint(self.conn) if len(groups) > 1 else contextlib.nullcontext():
             for group in groups:
                 try:
                     issued = allocate_each(
@@ -203,31 +202,6 @@ def named(exc: SequencingError, label: str | None) -> SequencingError:
     renamed = copy.copy(exc)
     renamed.args = (f"{label}: {exc}",)
     return renamed
-
-
-@contextlib.contextmanager
-def _savepoint(conn: Connection, needed: bool) -> Iterator[None]:
-    """A raw savepoint, invisible to the Session's bookkeeping (the flush hook runs
-    while the Session is flushing and may not begin a nested transaction)."""
-    if not needed:
-        yield
-        return
-    # the driver's own connection: aiosqlite's says whether its sqlite3 has begun
-    raw = conn.connection.driver_connection
-    if getattr(raw, "in_transaction", True) is False:
-        # sqlite3 opens its transaction lazily: releasing a savepoint taken outside
-        # one would commit the caller's work.
-        conn.exec_driver_sql("BEGIN")
-    conn.exec_driver_sql("SAVEPOINT sa_sequencing_batch")
-    try:
-        yield
-    except BaseException:
-        # A deadlock may have ended the whole transaction, savepoint included.
-        with contextlib.suppress(DBAPIError):
-            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT sa_sequencing_batch")
-            conn.exec_driver_sql("RELEASE SAVEPOINT sa_sequencing_batch")
-        raise
-    conn.exec_driver_sql("RELEASE SAVEPOINT sa_sequencing_batch")
 
 
 def allocate_each(

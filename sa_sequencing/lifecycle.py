@@ -46,7 +46,6 @@ from .definitions import normalize_scope
 from .definitions import validate_options
 from .dialects.base import CounterKey
 from .dialects.base import CounterState
-from .dialects.base import _Savepoint
 from .enums import OverflowBehavior
 from .errors import ArgumentTypeError
 from .errors import ConfigurationError
@@ -76,6 +75,7 @@ from .repositories import SequenceRepository
 from .repositories import count_rows
 from .repositories import issued_number_key
 from .repositories import matching
+from .savepoint import Savepoint
 from .types import utcnow
 from .versions import PatternVersion
 from .versions import PatternVersionRepository
@@ -202,7 +202,7 @@ class LifecycleMixin(ManagerParts):
             )
         if definition.gap_policy.tracks_gaps:
             conn = self._connection
-            with _Savepoint(conn) as rollback:
+            with Savepoint(conn) as rollback:
                 try:
                     self.gap_registry.record(
                         definition,

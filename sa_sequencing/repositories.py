@@ -40,9 +40,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .definitions import SequenceDefinition
-from .dialects.base import _Savepoint
 from .errors import DuplicateSequenceError
 from .errors import describe
+from .savepoint import Savepoint
 from .types import utcnow
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ class SequenceRepository(_Repository):
         row["created_at"] = row["updated_at"] = now
         row["is_locked"] = False
         row["metadata"] = row.pop("metadata_", None)
-        with _Savepoint(conn) as rollback:
+        with Savepoint(conn) as rollback:
             try:
                 conn.execute(insert(s).values(**row))
             except IntegrityError as exc:

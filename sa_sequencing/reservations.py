@@ -45,7 +45,6 @@ from .checks import check_ttl
 from .claims import claim_rows
 from .claims import update_by_id
 from .definitions import SequenceDefinition
-from .dialects.base import _Savepoint
 from .errors import ArgumentTypeError
 from .errors import InvalidArgumentError
 from .errors import ReservationError
@@ -57,6 +56,7 @@ from .repositories import _Repository
 from .repositories import count_rows
 from .repositories import issued_number_key
 from .repositories import matching
+from .savepoint import Savepoint
 from .types import utcnow
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class ReservationRepository(_Repository):
         transaction closed one of them first."""
         r = self.tables.reservations
         conn = self.connection
-        with _Savepoint(conn) as rollback:
+        with Savepoint(conn) as rollback:
             values = {"status": status, "closed_at": utcnow()}
             done = update_by_id(conn, r, ids, values, r.c.status == RESERVED, one_by_one=gap_locks)
             if done != len(ids):

@@ -307,7 +307,7 @@ def test_a_long_run_of_numbers_is_audited_number_by_number(tx, sequencing):
 def test_nested_savepoints_keep_their_own_names(engine, tx, sequencing, sessions):
     """A savepoint inside another rolls back and releases only its own work (on MySQL a
     SAVEPOINT of the same name would replace the outer one, whose RELEASE then fails)."""
-    from sa_sequencing.dialects.base import _Savepoint
+    from sa_sequencing.savepoint import Savepoint
 
     with tx() as seqs:
         seqs.define("outer", "O-{COUNTER}")
@@ -315,9 +315,9 @@ def test_nested_savepoints_keep_their_own_names(engine, tx, sequencing, sessions
     with sessions() as session, session.begin():
         seqs = sequencing.manager(session)
         conn = session.connection()
-        with _Savepoint(conn):
+        with Savepoint(conn):
             seqs.generate("outer")
-            with _Savepoint(conn) as rollback:
+            with Savepoint(conn) as rollback:
                 seqs.generate("inner")
                 rollback()
             seqs.generate("outer")

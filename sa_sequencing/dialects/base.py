@@ -13,7 +13,6 @@ whole job (guard, create-on-first-use, increment, read back) in one statement.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import time
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ArgumentTypeError
 from ..limits import MAX_COUNTER
+from ..savepoint import Savepoint
 from ..types import UTCDateTime
 from .ledger import AuditSpec
 from .ledger import LedgerWriter
@@ -348,8 +348,8 @@ class CounterStrategy(LedgerWriter):
     def _params(key: CounterKey) -> dict[str, Any]:
         return {"k_sequence_id": key.sequence_id, "k_scope": key.scope, "k_period": key.period}
 
-    def savepoint(self, conn: Connection) -> _Savepoint:
-        return _Savepoint(conn)
+    def savepoint(self, conn: Connection) -> Savepoint:
+        return Savepoint(conn)
 
 
 class _Busy(Exception):
@@ -360,48 +360,6 @@ class _Busy(Exception):
         super().__init__(kind.value)
         self.kind = kind
         self.attempts = attempts
-
-
-class _Savepoint:
-    """A raw savepoint, invisible to the Session's own transaction bookkeeping."""
-
-    _DEPTH = "sa_sequencing.savepoint_depth"
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.rolled_back = False
-        self.name = "sa_sequencing"
-
-    def __enter__(self) -> Callable[[], None]:
-        # the driver's own connection: aiosqlite's says whether its sqlite3 has begun
-        raw = self.conn.connection.driver_connection
-        if getattr(raw, "in_transaction", True) is False:
-            # Python's sqlite3 opens its transaction lazily; a SAVEPOINT outside one
-            # would start its own, and releasing it would commit the caller's work.
-            self.conn.exec_driver_sql("BEGIN")
-        # One name per nesting level: on MySQL a SAVEPOINT replaces an outer one of
-        # the same name, whose RELEASE would then fail.
-        depth = self.conn.info.get(self._DEPTH, 0)
-        self.name = f"sa_sequencing_{depth}"
-        self.conn.exec_driver_sql(f"SAVEPOINT {self.name}")
-        self.conn.info[self._DEPTH] = depth + 1
-        return self.rollback
-
-    def rollback(self) -> None:
-        self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {self.name}")
-        self.rolled_back = True
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.conn.info[self._DEPTH] -= 1
-        if exc_type is None:
-            self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {self.name}")
-            return
-        # A deadlock may have rolled back the whole transaction, savepoint included:
-        # then cleaning up fails too, and the original error is the one to report.
-        with contextlib.suppress(DBAPIError):
-            if not self.rolled_back:
-                self.rollback()
-            self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {self.name}")
 
 
 def registered_strategy(dialect: Dialect) -> type[CounterStrategy]:
