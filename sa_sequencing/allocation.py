@@ -16,6 +16,7 @@ under a share lock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
@@ -23,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import NamedTuple
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
     from .sequencing import Sequencing
 
 __all__ = ["Allocator", "Issued"]
+
+_T = TypeVar("_T")
 
 
 class Issued(NamedTuple):
@@ -313,6 +317,36 @@ class Allocator:
         value, cycle = plan.values[0]
         number = render(definition, pattern, scope_key, the_day, context, value, cycle)
         return Issued(number, value, cycle, period)
+
+    def set_counter(
+        self,
+        conn: Connection,
+        definition: SequenceDefinition,
+        key: CounterKey,
+        value: int,
+        *,
+        check: Callable[[CounterState], _T],
+    ) -> tuple[CounterState, _T]:
+        """Set the counter ``key`` to ``value`` (``override``): the one other way, besides
+        drawing, that a counter moves.
+
+        ``check`` refuses by raising; it runs on the counter as last committed, before
+        the counter is locked (locking may create its row, so a refusal writes nothing),
+        and again under the lock, against a generator that drew meanwhile.  Returns the
+        locked state the counter had, and what ``check`` returned for it.
+        """
+        strategy = self.sequencing.strategy(conn)
+        empty = CounterState(definition.start - definition.step, 1)
+        check(strategy.read_counter(conn, key) or empty)
+        state: CounterState = self._locking(
+            conn,
+            definition.name,
+            key.scope,
+            lambda: strategy.lock_counter(conn, key, empty=empty, now=utcnow()),
+        )
+        result = check(state)
+        strategy.write_counter(conn, key, CounterState(value, state.cycle), now=utcnow())
+        return state, result
 
     # -- audit and errors ----------------------------------------------------------
 

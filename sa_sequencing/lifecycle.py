@@ -76,7 +76,6 @@ from .repositories import count_rows
 from .repositories import issued_number_key
 from .repositories import matching
 from .savepoint import Savepoint
-from .types import utcnow
 from .versions import PatternVersion
 from .versions import PatternVersionRepository
 
@@ -353,31 +352,25 @@ class LifecycleMixin(ManagerParts):
                 sequence=definition.name,
                 scope=scope_key,
             )
-        conn = self._connection
-        strategy = self.sequencing.strategy(conn)
         key = CounterKey(definition.id, scope_key, period)
-        empty = CounterState(definition.start - definition.step, 1)
-        current = strategy.read_counter(conn, key) or empty
-        # Checked before the counter is locked (which may create it), so a refusal writes
-        # nothing; checked again under the lock against a concurrent generator.
-        self._check_override(definition, scope_key, key, current, value)
-        state = allocator._locking(
-            conn,
-            definition.name,
-            scope_key,
-            lambda: strategy.lock_counter(conn, key, empty=empty, now=utcnow()),
+
+        def highest_passed(state: CounterState) -> int:
+            highest = self._check_override(definition, scope_key, key, state, value)
+            skipped = len(range(highest + definition.step, value + 1, definition.step))
+            if definition.gap_policy.tracks_gaps and skipped > MAX_COUNT:
+                raise InvalidCounterValueError(
+                    f"{where}: override to {value} would skip {skipped:,} numbers, and "
+                    f"{definition.gap_policy.value} records each in the gap registry (at "
+                    f"most {MAX_COUNT:,} per override); choose a closer value",
+                    sequence=definition.name,
+                    scope=scope_key,
+                )
+            return highest
+
+        state, highest = allocator.set_counter(
+            self._connection, definition, key, value, check=highest_passed
         )
-        highest = self._check_override(definition, scope_key, key, state, value)
         skipped = range(highest + definition.step, value + 1, definition.step)
-        if definition.gap_policy.tracks_gaps and len(skipped) > MAX_COUNT:
-            raise InvalidCounterValueError(
-                f"{where}: override to {value} would skip {len(skipped):,} numbers, and "
-                f"{definition.gap_policy.value} records each in the gap registry (at most "
-                f"{MAX_COUNT:,} per override); choose a closer value",
-                sequence=definition.name,
-                scope=scope_key,
-            )
-        strategy.write_counter(conn, key, CounterState(value, state.cycle), now=utcnow())
         if definition.gap_policy.tracks_gaps:
             if state.cycle > 1 and definition.overflow is OverflowBehavior.SWITCH_PATTERN:
                 pattern = series_pattern(pattern, state.cycle)

@@ -56,6 +56,9 @@ def prepared(tx):
         seqs.define("n", "N-{COUNTER}", gap_policy="report_gaps_only")
         seqs.define("m", "M-{YEAR}{MONTH}{DAY}-{COUNTER}", reset_period="daily")
         seqs.define("fy", "F-{FY}-{COUNTER}", reset_period="fiscal_yearly", fiscal_year_start=4)
+        seqs.define(
+            "wide", "W-{YEAR}-{COUNTER}", reset_period="yearly", gap_policy="report_gaps_only"
+        )
         assert seqs.generate("inv", context=CTX, date=DAY) == "INV-2026-X-00001"
         assert seqs.generate("n") == "N-1"
         reservation = seqs.reserve("n", 2)
@@ -132,6 +135,13 @@ CASES: list[tuple[str, Call, type[BaseException]]] = [
     # -- counters beyond a signed 64-bit integer -------------------------------------------
     ("override-max", lambda s: s.override("n", 2**63), InvalidCounterValueError),
     ("override-str", lambda s: s.override("n", "100"), ArgumentTypeError),
+    (
+        # each skipped value would be a gap row; the period's counter does not exist
+        # yet, and the refusal must not create it either
+        "override-skips-too-many",
+        lambda s: s.override("wide", 2_000_000, date=date(2031, 1, 1)),
+        InvalidCounterValueError,
+    ),
     ("override-bool", lambda s: s.override("n", True), ArgumentTypeError),
     ("many-2**63", lambda s: s.generate_many("n", 2**63), InvalidArgumentError),
     ("many-negative", lambda s: s.generate_many("n", -1), InvalidArgumentError),
