@@ -26,12 +26,9 @@ skip at most 1,000,000 values under those policies.
 from __future__ import annotations
 
 import builtins
-import functools
 from datetime import date
 from datetime import datetime
 from typing import TYPE_CHECKING
-from typing import Any
-from typing import TypeVar
 
 from sqlalchemy import func
 from sqlalchemy import select
@@ -41,8 +38,6 @@ from .checks import check_actor
 from .checks import check_flag
 from .checks import check_text
 from .definitions import SequenceDefinition
-from .definitions import normalize_name
-from .definitions import normalize_scope
 from .definitions import validate_options
 from .dialects.base import CounterKey
 from .dialects.base import CounterState
@@ -56,115 +51,32 @@ from .errors import describe
 from .gaps import MISSING
 from .gaps import SKIPPED
 from .gaps import Gap
-from .gaps import GapRepository
 from .limits import MAX_COUNT
 from .limits import MAX_COUNTER
 from .limits import NUMBER_LENGTH
 from .limits import REASON_LENGTH
 from .locate import Location
 from .locate import locate
+from .manager_base import ManagerBase
 from .overflow import series_pattern
-from .patterns import Pattern
 from .periods import document_day
 from .periods import period_key
 from .placement import pattern_for
 from .planning import capacity_of
-from .repositories import AuditRepository
-from .repositories import CounterRepository
-from .repositories import SequenceRepository
 from .repositories import count_rows
 from .repositories import issued_number_key
 from .repositories import matching
 from .savepoint import Savepoint
 from .versions import PatternVersion
-from .versions import PatternVersionRepository
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-    from sqlalchemy.orm import Session
+    pass
 
-    from .reservations import ReservationRepository
-    from .sequencing import Sequencing
-
-__all__ = ["LifecycleMixin", "ManagerParts"]
-
-_R = TypeVar("_R")
+__all__ = ["LifecycleMixin"]
 
 
-class ManagerParts:
-    """What the manager's mixins share: its repositories and the definition serving a
-    scope."""
-
-    sequencing: Sequencing
-    session: Session
-
-    # The repositories are made on first use: a manager that only draws numbers (the
-    # hot path, one manager per transaction) needs none of them.
-
-    @functools.cached_property
-    def sequences(self) -> SequenceRepository:
-        return self._repository("sequence", SequenceRepository)
-
-    @functools.cached_property
-    def counters(self) -> CounterRepository:
-        return self._repository("counter", CounterRepository)
-
-    @functools.cached_property
-    def audits(self) -> AuditRepository:
-        return self._repository("audit", AuditRepository)
-
-    @functools.cached_property
-    def gap_registry(self) -> GapRepository:
-        return self._repository("gap", GapRepository)
-
-    @functools.cached_property
-    def reservations(self) -> ReservationRepository:
-        from .reservations import ReservationRepository  # it imports this module
-
-        return self._repository("reservation", ReservationRepository)
-
-    @functools.cached_property
-    def pattern_versions(self) -> PatternVersionRepository:
-        return self._repository("pattern_version", PatternVersionRepository)
-
-    def _repository(self, role: str, default: type[_R]) -> _R:
-        cls: Any = self.sequencing.repository_class(role, default)
-        repository: _R = cls(self.session, self.sequencing.tables)
-        return repository
-
-    if TYPE_CHECKING:
-
-        @property
-        def _connection(self) -> Connection: ...
-
-        def _own(
-            self, name: str, scope: str | None, *, for_update: bool = False
-        ) -> SequenceDefinition: ...
-
-    def _serving(
-        self, name: str, scope: object, *, shared_lock: bool = False
-    ) -> tuple[SequenceDefinition, str]:
-        """The definition serving (name, scope), with its versions, and the scope key."""
-        name = normalize_name(name)
-        scope_key = normalize_scope(scope)
-        allocator = self.sequencing.allocator
-        definition = allocator.load(self._connection, name, scope_key, shared_lock=shared_lock)
-        return definition, scope_key
-
-
-class LifecycleMixin(ManagerParts):
+class LifecycleMixin(ManagerBase):
     """Voids, the gap registry, overrides and pattern versions of a manager."""
-
-    def _patterns(self, definition: SequenceDefinition) -> builtins.list[Pattern]:
-        """Every pattern numbers of ``definition`` may have: its own, its versions', and
-        the series patterns of ``switch_pattern`` reached so far."""
-        patterns = [definition.compiled]
-        patterns += [v.compiled for v in self.pattern_versions.for_definition(definition)]
-        if definition.overflow is OverflowBehavior.SWITCH_PATTERN:
-            cycles = max((c.cycle for c in self.counters.for_sequence(definition)), default=1)
-            base = list(patterns)
-            patterns += [series_pattern(p, c) for c in range(2, cycles + 1) for p in base]
-        return patterns
 
     # -- voids and the gap registry ------------------------------------------------
 

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .batch import NumberRequest
@@ -62,12 +61,6 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
     def __init__(self, sequencing: Sequencing, session: Session) -> None:
         self.sequencing = sequencing
         self.session = session
-
-    @property
-    def _connection(self) -> Connection:
-        return self.session.connection(
-            bind_arguments={"mapper": self.sequencing.tables.sequence_class}
-        )
 
     # -- definitions -------------------------------------------------------------------
 
@@ -172,26 +165,6 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         if scope is ALL_SCOPES:
             return self.sequences.list()
         return self.sequences.list(normalize_scope(scope))
-
-    def _own(
-        self, name: str, scope: str | None, *, for_update: bool = False
-    ) -> SequenceDefinition:
-        name = normalize_name(name)
-        scope_key = normalize_scope(scope)
-        definition = self.sequences.get_exact(name, scope_key, for_update=for_update)
-        if definition is None:
-            hint = (
-                "; the global definition serves this scope: pass scope=None to change it, "
-                "or define one for the scope"
-                if scope_key and self.sequences.get_exact(name, "") is not None
-                else ""
-            )
-            raise SequenceNotFoundError(
-                f"{describe(name, scope_key)} is not defined{hint}",
-                sequence=name,
-                scope=scope_key,
-            )
-        return definition
 
     def update(
         self,

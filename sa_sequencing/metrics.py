@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from .definitions import SequenceDefinition
 from .dialects.base import CounterKey
-from .lifecycle import ManagerParts
+from .manager_base import ManagerBase
 from .periods import document_day
 from .periods import period_key
 from .placement import pattern_for
@@ -73,7 +73,7 @@ class SequenceMetrics:
         return asdict(self)
 
 
-class MetricsMixin(ManagerParts):
+class MetricsMixin(ManagerBase):
     """The ``metrics`` method of :class:`~sa_sequencing.SequenceManager`."""
 
     def metrics(

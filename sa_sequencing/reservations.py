@@ -49,9 +49,9 @@ from .errors import ArgumentTypeError
 from .errors import InvalidArgumentError
 from .errors import ReservationError
 from .errors import describe
-from .lifecycle import ManagerParts
 from .limits import NUMBER_LENGTH
 from .limits import RESERVATION_ID_LENGTH
+from .manager_base import ManagerBase
 from .repositories import _Repository
 from .repositories import count_rows
 from .repositories import issued_number_key
@@ -185,7 +185,7 @@ class ReservationRepository(_Repository):
         )
 
 
-class ReservationsMixin(ManagerParts):
+class ReservationsMixin(ManagerBase):
     """The reservation methods of :class:`~sa_sequencing.SequenceManager`."""
 
     def reserve(
