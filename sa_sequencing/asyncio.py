@@ -90,8 +90,7 @@ class AsyncSequenceManager:
         self, name: str | None = None, *, scope: Any = ALL_SCOPES, limit: int | None = 100
     ) -> builtins.list[AuditEntry]:
         """The latest ``limit`` ledger entries (of one sequence, or all), oldest first.
-
-        The coroutine of :meth:`SequenceManager.audit_log`.
+        (The coroutine of :meth:`SequenceManager.audit_log`.)
         """
         return await self._call(SequenceManager.audit_log, name, scope=scope, limit=limit)
 
@@ -118,8 +117,7 @@ class AsyncSequenceManager:
         exist_ok: bool = False,
     ) -> SequenceDefinition:
         """Create a definition; :class:`~sa_sequencing.DuplicateSequenceError` if it exists.
-
-        The coroutine of :meth:`SequenceManager.define`.
+        (The coroutine of :meth:`SequenceManager.define`.)
         """
         return await self._call(
             SequenceManager.define,
@@ -155,8 +153,7 @@ class AsyncSequenceManager:
     ) -> PatternVersion:
         """Use ``pattern`` for documents dated ``effective_from`` to ``effective_until``
         (inclusive; ``None``: open-ended).  Overlapping versions are refused.
-
-        The coroutine of :meth:`SequenceManager.define_version`.
+        (The coroutine of :meth:`SequenceManager.define_version`.)
         """
         return await self._call(
             SequenceManager.define_version,
@@ -172,8 +169,7 @@ class AsyncSequenceManager:
         self, name: str, *, scope: str | None = None, performed_by: str | None = None
     ) -> None:
         """Delete the definition made for ``scope`` with its counters and registries.
-
-        The coroutine of :meth:`SequenceManager.delete`.
+        (The coroutine of :meth:`SequenceManager.delete`.)
         """
         return await self._call(
             SequenceManager.delete, name, scope=scope, performed_by=performed_by
@@ -187,8 +183,7 @@ class AsyncSequenceManager:
         performed_by: str | None = None,
     ) -> builtins.list[str]:
         """Make reserved numbers final: ``numbers``, or all the reservation still holds.
-
-        The coroutine of :meth:`SequenceManager.finalize`.
+        (The coroutine of :meth:`SequenceManager.finalize`.)
         """
         return await self._call(
             SequenceManager.finalize, reservation_id, numbers, performed_by=performed_by
@@ -196,16 +191,14 @@ class AsyncSequenceManager:
 
     async def find(self, name: str, *, scope: str | None = None) -> SequenceDefinition | None:
         """The definition serving ``scope`` (its own, else the global one), or ``None``.
-
-        The coroutine of :meth:`SequenceManager.find`.
+        (The coroutine of :meth:`SequenceManager.find`.)
         """
         return await self._call(SequenceManager.find, name, scope=scope)
 
     async def gap_report(self, name: str, *, scope: str | None = None) -> builtins.list[str]:
         """The numbers missing from ``name`` in ``scope`` (unfilled and skipped gaps), in
         counter order.
-
-        The coroutine of :meth:`SequenceManager.gap_report`.
+        (The coroutine of :meth:`SequenceManager.gap_report`.)
         """
         return await self._call(SequenceManager.gap_report, name, scope=scope)
 
@@ -213,8 +206,7 @@ class AsyncSequenceManager:
         self, name: str, *, scope: str | None = None, include_filled: bool = False
     ) -> builtins.list[Gap]:
         """The gap registry of ``name`` in ``scope``, in counter order.
-
-        The coroutine of :meth:`SequenceManager.gaps`.
+        (The coroutine of :meth:`SequenceManager.gaps`.)
         """
         return await self._call(
             SequenceManager.gaps, name, scope=scope, include_filled=include_filled
@@ -230,8 +222,7 @@ class AsyncSequenceManager:
         performed_by: str | None = None,
     ) -> str:
         """The next number, drawn in the session's transaction.
-
-        The coroutine of :meth:`SequenceManager.generate`.
+        (The coroutine of :meth:`SequenceManager.generate`.)
         """
         return await self._call(
             SequenceManager.generate,
@@ -247,8 +238,7 @@ class AsyncSequenceManager:
     ) -> builtins.list[builtins.list[str]]:
         """Numbers from several sequences at once: for each
         :class:`~sa_sequencing.NumberRequest`, its ``count`` numbers.
-
-        The coroutine of :meth:`SequenceManager.generate_batch`.
+        (The coroutine of :meth:`SequenceManager.generate_batch`.)
         """
         return await self._call(
             SequenceManager.generate_batch, requests, performed_by=performed_by
@@ -265,8 +255,7 @@ class AsyncSequenceManager:
         performed_by: str | None = None,
     ) -> builtins.list[str]:
         """``count`` consecutive numbers, with one counter statement.
-
-        The coroutine of :meth:`SequenceManager.generate_many`.
+        (The coroutine of :meth:`SequenceManager.generate_many`.)
         """
         return await self._call(
             SequenceManager.generate_many,
@@ -280,16 +269,14 @@ class AsyncSequenceManager:
 
     async def get(self, name: str, *, scope: str | None = None) -> SequenceDefinition:
         """Like :meth:`find`, but :class:`~sa_sequencing.SequenceNotFoundError` if none.
-
-        The coroutine of :meth:`SequenceManager.get`.
+        (The coroutine of :meth:`SequenceManager.get`.)
         """
         return await self._call(SequenceManager.get, name, scope=scope)
 
     async def list(self, *, scope: Any = ALL_SCOPES) -> builtins.list[SequenceDefinition]:
         """Definitions ordered by name: all of them, or those made for ``scope``
         (``scope=None``: the global ones).
-
-        The coroutine of :meth:`SequenceManager.list`.
+        (The coroutine of :meth:`SequenceManager.list`.)
         """
         return await self._call(SequenceManager.list, scope=scope)
 
@@ -297,8 +284,7 @@ class AsyncSequenceManager:
         self, name: str, *, scope: str | None = None, performed_by: str | None = None
     ) -> None:
         """Freeze a sequence: it issues nothing until :meth:`unlock`.
-
-        The coroutine of :meth:`SequenceManager.lock`.
+        (The coroutine of :meth:`SequenceManager.lock`.)
         """
         return await self._call(SequenceManager.lock, name, scope=scope, performed_by=performed_by)
 
@@ -306,8 +292,7 @@ class AsyncSequenceManager:
         self, name: str, *, scope: str | None = None, date: date | datetime | None = None
     ) -> SequenceMetrics:
         """Figures of the counter serving documents dated ``date`` (default: today).
-
-        The coroutine of :meth:`SequenceManager.metrics`.
+        (The coroutine of :meth:`SequenceManager.metrics`.)
         """
         return await self._call(SequenceManager.metrics, name, scope=scope, date=date)
 
@@ -322,8 +307,7 @@ class AsyncSequenceManager:
     ) -> None:
         """Set the counter serving documents dated ``date`` to ``value``: the next number
         is ``value + step``.  Refused unless above every number issued from it.
-
-        The coroutine of :meth:`SequenceManager.override`.
+        (The coroutine of :meth:`SequenceManager.override`.)
         """
         return await self._call(
             SequenceManager.override,
@@ -338,8 +322,7 @@ class AsyncSequenceManager:
         self, name: str, number: str, *, scope: str | None = None
     ) -> dict[str, int | str]:
         """The fields of ``number`` (``{'YEAR': 2026, 'COUNTER': 42, ...}``).
-
-        The coroutine of :meth:`SequenceManager.parse`.
+        (The coroutine of :meth:`SequenceManager.parse`.)
         """
         return await self._call(SequenceManager.parse, name, number, scope=scope)
 
@@ -352,8 +335,7 @@ class AsyncSequenceManager:
         date: date | datetime | None = None,
     ) -> str:
         """Exactly what :meth:`generate` would return now, changing nothing.
-
-        The coroutine of :meth:`SequenceManager.preview`.
+        (The coroutine of :meth:`SequenceManager.preview`.)
         """
         return await self._call(
             SequenceManager.preview, name, scope=scope, context=context, date=date
@@ -368,8 +350,7 @@ class AsyncSequenceManager:
     ) -> builtins.list[str]:
         """Give reserved numbers back (``numbers``, or all the reservation still holds):
         they become gaps with reason ``released``.
-
-        The coroutine of :meth:`SequenceManager.release`.
+        (The coroutine of :meth:`SequenceManager.release`.)
         """
         return await self._call(
             SequenceManager.release, reservation_id, numbers, performed_by=performed_by
@@ -380,8 +361,7 @@ class AsyncSequenceManager:
     ) -> int:
         """Turn every reservation past its ``expires_at`` into gaps (reason ``expired``);
         return how many numbers this call expired.
-
-        The coroutine of :meth:`SequenceManager.release_expired`.
+        (The coroutine of :meth:`SequenceManager.release_expired`.)
         """
         return await self._call(
             SequenceManager.release_expired, now=now, performed_by=performed_by
@@ -399,8 +379,7 @@ class AsyncSequenceManager:
         performed_by: str | None = None,
     ) -> Reservation:
         """Draw ``count`` numbers now and hold them for ``ttl``.
-
-        The coroutine of :meth:`SequenceManager.reserve`.
+        (The coroutine of :meth:`SequenceManager.reserve`.)
         """
         return await self._call(
             SequenceManager.reserve,
@@ -417,8 +396,7 @@ class AsyncSequenceManager:
         self, name: str, *, scope: str | None = None, performed_by: str | None = None
     ) -> None:
         """Lift :meth:`lock`.
-
-        The coroutine of :meth:`SequenceManager.unlock`.
+        (The coroutine of :meth:`SequenceManager.unlock`.)
         """
         return await self._call(
             SequenceManager.unlock, name, scope=scope, performed_by=performed_by
@@ -433,8 +411,7 @@ class AsyncSequenceManager:
         **changes: Any,
     ) -> SequenceDefinition:
         """Change options (and/or ``pattern``) of the definition made for ``scope``.
-
-        The coroutine of :meth:`SequenceManager.update`.
+        (The coroutine of :meth:`SequenceManager.update`.)
         """
         return await self._call(
             SequenceManager.update, name, scope=scope, performed_by=performed_by, **changes
@@ -442,8 +419,7 @@ class AsyncSequenceManager:
 
     async def validate(self, name: str, number: str, *, scope: str | None = None) -> bool:
         """Whether ``number`` has the form of the sequence's pattern.
-
-        The coroutine of :meth:`SequenceManager.validate`.
+        (The coroutine of :meth:`SequenceManager.validate`.)
         """
         return await self._call(SequenceManager.validate, name, number, scope=scope)
 
@@ -451,8 +427,7 @@ class AsyncSequenceManager:
         self, name: str, *, scope: str | None = None
     ) -> builtins.list[PatternVersion]:
         """The pattern versions of the definition made for ``scope``, by start date.
-
-        The coroutine of :meth:`SequenceManager.versions`.
+        (The coroutine of :meth:`SequenceManager.versions`.)
         """
         return await self._call(SequenceManager.versions, name, scope=scope)
 
@@ -467,8 +442,7 @@ class AsyncSequenceManager:
     ) -> None:
         """Record the issued ``number`` as cancelled, with ``reason`` (default
         ``"voided"``, at most 32 characters) and the actor.
-
-        The coroutine of :meth:`SequenceManager.void`.
+        (The coroutine of :meth:`SequenceManager.void`.)
         """
         return await self._call(
             SequenceManager.void,

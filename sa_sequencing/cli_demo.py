@@ -43,7 +43,6 @@ from .cli_common import UserError
 from .cli_common import print_lines
 from .cli_common import scope_label
 from .cli_common import table
-from .cli_lifecycle import lifecycle_story
 from .enums import GapPolicy
 from .enums import ResetPeriod
 from .manager import SequenceManager
@@ -342,3 +341,44 @@ def add_demo_command(command: Command) -> None:
             "is replaced only if an earlier demo made it"
         ),
     )
+
+
+def lifecycle_story(demo: Demo) -> None:
+    """The demo step: a voided invoice, purchase-order numbers reserved and partly
+    released (fill_gaps reuses them), and the gap reports."""
+    with demo.tx() as seqs:
+        issued = [
+            e.number
+            for e in seqs.audit_log("invoice_number", scope="acme", limit=None)
+            if e.event == "number_generated" and e.number
+        ]
+        voided = issued[len(issued) // 2]
+        seqs.void(
+            "invoice_number",
+            voided,
+            scope="acme",
+            reason="customer_cancelled",
+            performed_by="auditor",
+        )
+    with demo.tx() as seqs:
+        held = seqs.reserve(
+            "purchase_order", 3, scope="acme", date=demo.today, performed_by="buyer-3"
+        )
+        used = seqs.finalize(held.id, [held.numbers[1]], performed_by="buyer-3")
+        given = seqs.release(held.id, performed_by="buyer-3")
+    with demo.tx() as seqs:
+        refill = seqs.generate("purchase_order", scope="acme", date=demo.today)
+        invoice_gaps = seqs.gap_report("invoice_number", scope="acme")
+        po_gaps = seqs.gaps("purchase_order", scope="acme", include_filled=True)
+    print("Voids, reservations and the gap registry (acme)")
+    print(f"  void {voided} (customer_cancelled, by auditor)")
+    print(f"  reserve 3 purchase orders: {', '.join(held.numbers)}")
+    print(f"  finalize {', '.join(used)}; release {', '.join(given)}")
+    print(f"  next purchase order (fill_gaps reuses the lowest gap): {refill}")
+    print(f"  gap report invoice_number:  {', '.join(invoice_gaps) or '-'}")
+    free = [g.number for g in po_gaps if g.status == "unfilled"]
+    print(f"  gap report purchase_order: {', '.join(free) or '-'}")
+    if invoice_gaps != [voided]:
+        demo.failures.append(f"invoice gap report {invoice_gaps}, expected [{voided!r}]")
+    if refill != min(given):
+        demo.failures.append(f"fill_gaps served {refill}, expected {min(given)}")

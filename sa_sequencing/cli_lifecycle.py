@@ -1,4 +1,4 @@
-"""The lifecycle commands of ``sa-sequencing`` and the lifecycle step of its demo.
+"""The lifecycle commands of ``sa-sequencing``.
 
 ``void NAME NUMBER [--reason CODE]``
     Record an issued number as cancelled (a gap where the gap policy keeps them).
@@ -14,9 +14,7 @@
     Move the counter forward: the next number is ``VALUE + step``.  Refused unless
     ``VALUE`` is above every number issued from that counter.
 
-:func:`add_lifecycle_commands` registers the commands; :func:`lifecycle_story` is
-the step that :class:`~sa_sequencing.cli_demo.Demo` runs between the purchase orders
-and the quotations.
+:func:`add_lifecycle_commands` registers the commands.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from .cli_common import Command
 from .cli_common import add_number_options
@@ -34,10 +31,7 @@ from .cli_common import parse_date
 from .cli_common import print_lines
 from .cli_common import table
 
-if TYPE_CHECKING:
-    from .cli_demo import Demo
-
-__all__ = ["add_lifecycle_commands", "lifecycle_story"]
+__all__ = ["add_lifecycle_commands"]
 
 
 def cmd_void(args: argparse.Namespace) -> int:
@@ -129,44 +123,3 @@ def add_lifecycle_commands(command: Command) -> None:
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("value", metavar="VALUE", type=int)
     sub.add_argument("--date", help="document date picking the counter, YYYY-MM-DD")
-
-
-def lifecycle_story(demo: Demo) -> None:
-    """The demo step: a voided invoice, purchase-order numbers reserved and partly
-    released (fill_gaps reuses them), and the gap reports."""
-    with demo.tx() as seqs:
-        issued = [
-            e.number
-            for e in seqs.audit_log("invoice_number", scope="acme", limit=None)
-            if e.event == "number_generated" and e.number
-        ]
-        voided = issued[len(issued) // 2]
-        seqs.void(
-            "invoice_number",
-            voided,
-            scope="acme",
-            reason="customer_cancelled",
-            performed_by="auditor",
-        )
-    with demo.tx() as seqs:
-        held = seqs.reserve(
-            "purchase_order", 3, scope="acme", date=demo.today, performed_by="buyer-3"
-        )
-        used = seqs.finalize(held.id, [held.numbers[1]], performed_by="buyer-3")
-        given = seqs.release(held.id, performed_by="buyer-3")
-    with demo.tx() as seqs:
-        refill = seqs.generate("purchase_order", scope="acme", date=demo.today)
-        invoice_gaps = seqs.gap_report("invoice_number", scope="acme")
-        po_gaps = seqs.gaps("purchase_order", scope="acme", include_filled=True)
-    print("Voids, reservations and the gap registry (acme)")
-    print(f"  void {voided} (customer_cancelled, by auditor)")
-    print(f"  reserve 3 purchase orders: {', '.join(held.numbers)}")
-    print(f"  finalize {', '.join(used)}; release {', '.join(given)}")
-    print(f"  next purchase order (fill_gaps reuses the lowest gap): {refill}")
-    print(f"  gap report invoice_number:  {', '.join(invoice_gaps) or '-'}")
-    free = [g.number for g in po_gaps if g.status == "unfilled"]
-    print(f"  gap report purchase_order: {', '.join(free) or '-'}")
-    if invoice_gaps != [voided]:
-        demo.failures.append(f"invoice gap report {invoice_gaps}, expected [{voided!r}]")
-    if refill != min(given):
-        demo.failures.append(f"fill_gaps served {refill}, expected {min(given)}")

@@ -54,8 +54,8 @@ def coroutine(name: str, method: Callable[..., Any]) -> str:
     summary = doc.split("\n\n")[0].replace("\n", "\n        ")
     return (
         f"    async def {name}({ast.unparse(args)}) -> {returns}:\n"
-        f'        """{summary}\n\n'
-        f"        The coroutine of :meth:`SequenceManager.{name}`.\n"
+        f'        """{summary}\n'
+        f"        (The coroutine of :meth:`SequenceManager.{name}`.)\n"
         f'        """\n'
         f"        return await self._call(SequenceManager.{name}, {', '.join(passed)})\n\n"
     )
