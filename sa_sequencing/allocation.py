@@ -60,7 +60,8 @@ from .types import utcnow
 from .versions import VersionCache
 
 if TYPE_CHECKING:
-    from .sequencing import Sequencing
+    from .dialects.base import StrategyCache
+    from .sequencing import SequencingTables
 
 __all__ = ["Allocator", "Issued"]
 
@@ -92,11 +93,13 @@ class Draw(NamedTuple):
 
 
 class Allocator:
-    """Draws numbers for a :class:`~sa_sequencing.Sequencing` on a connection."""
+    """Draws numbers from the counters of ``tables``, through the strategy of each
+    connection's database (``strategies``); it holds no reference back to the
+    :class:`~sa_sequencing.Sequencing` it serves."""
 
-    def __init__(self, sequencing: Sequencing) -> None:
-        self.sequencing = sequencing
-        self.tables = sequencing.tables
+    def __init__(self, tables: SequencingTables, strategies: StrategyCache) -> None:
+        self.tables = tables
+        self.strategies = strategies
         self.cache = DefinitionCache()
         s = self.tables.sequences
         self._lookup = (
@@ -197,7 +200,7 @@ class Allocator:
         capacity = capacity_of(definition, placed.pattern)
         if definition.start + (count - 1) * definition.step > capacity:
             return None  # not even a new counter holds them: the slow path says why
-        strategy = self.sequencing.strategy(conn)
+        strategy = self.strategies.get(conn)
         spec = AuditSpec(
             definition.name,
             scope,
@@ -254,7 +257,7 @@ class Allocator:
         # Placing the number renders it once: a bad context fails before any write.
         placed = self.placements.place(definition, scope, day_input, context)
         day, period, pattern = placed.day, placed.period, placed.pattern
-        strategy = self.sequencing.strategy(conn)
+        strategy = self.strategies.get(conn)
         now = utcnow()
         key = CounterKey(definition.id, scope, period)
         empty = CounterState(definition.start - definition.step, 1)
@@ -309,7 +312,7 @@ class Allocator:
                 value, cycle = gap
                 text = render(definition, pattern, scope_key, the_day, context, value, cycle)
                 return Issued(text, value, cycle, period, reclaimed=True)
-        strategy = self.sequencing.strategy(conn)
+        strategy = self.strategies.get(conn)
         state = strategy.read_counter(conn, CounterKey(definition.id, scope_key, period))
         plan = plan_allocation(
             definition, state, 1, capacity_of(definition, pattern), scope=scope_key
@@ -335,7 +338,7 @@ class Allocator:
         and again under the lock, against a generator that drew meanwhile.  Returns the
         locked state the counter had, and what ``check`` returned for it.
         """
-        strategy = self.sequencing.strategy(conn)
+        strategy = self.strategies.get(conn)
         empty = CounterState(definition.start - definition.step, 1)
         check(strategy.read_counter(conn, key) or empty)
         state: CounterState = self._locking(
@@ -390,11 +393,11 @@ class Allocator:
                 for item in issued
             )
         if rows:
-            self.sequencing.strategy(conn).insert_audit_rows(conn, rows)
+            self.strategies.get(conn).insert_audit_rows(conn, rows)
 
     def _locking(self, conn: Connection, name: str, scope: str, action: Any) -> Any:
         try:
-            return self.sequencing.strategy(conn).run_locking(conn, name, action)
+            return self.strategies.get(conn).run_locking(conn, name, action)
         except _Busy as busy:
             if busy.kind is ErrorKind.SERIALIZATION:
                 raise SequenceBusyError(

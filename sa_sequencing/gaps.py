@@ -280,7 +280,7 @@ class GapPool:
             return {"status": FILLED, "filled_at": utcnow(), "filled_number": numbers[row.id]}
 
         g = self.tables.gaps
-        strategy = allocator.sequencing.strategy(conn)
+        strategy = allocator.strategies.get(conn)
         rows = claim_rows(
             conn,
             g,

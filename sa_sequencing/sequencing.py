@@ -29,13 +29,12 @@ from typing import overload
 from sqlalchemy import MetaData
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import scoped_session
 
 from .dialects.base import CounterStrategy
-from .dialects.base import registered_strategy
+from .dialects.base import StrategyCache
 from .errors import ArgumentTypeError
 from .errors import ConfigurationError
 from .errors import InvalidArgumentError
@@ -310,8 +309,12 @@ class Sequencing:
         for role, table in zip(_ROLES, self.tables.all(), strict=True):
             table.info.setdefault(_TABLE_INFO, role)
         self.stats = LockStats()
-        self._strategies: weakref.WeakKeyDictionary[Dialect, CounterStrategy]
-        self._strategies = weakref.WeakKeyDictionary()
+        self.strategies = StrategyCache(
+            self.tables,
+            lock_timeout=self.lock_timeout,
+            lock_retries=self.lock_retries,
+            stats=self.stats,
+        )
         self._allocator: Allocator | None = None
         _instances.add(self)
 
@@ -342,24 +345,12 @@ class Sequencing:
         if self._allocator is None:
             from .allocation import Allocator
 
-            self._allocator = Allocator(self)
+            self._allocator = Allocator(self.tables, self.strategies)
         return self._allocator
 
     def strategy(self, conn: Connection) -> CounterStrategy:
         """The counter strategy for the connection's database."""
-        dialect = conn.dialect
-        strategy = self._strategies.get(dialect)
-        if strategy is None:
-            cls = registered_strategy(dialect)
-            strategy = cls(
-                self.tables,
-                dialect,
-                lock_timeout=self.lock_timeout,
-                lock_retries=self.lock_retries,
-                stats=self.stats,
-            )
-            self._strategies[dialect] = strategy
-        return strategy
+        return self.strategies.get(conn)
 
     @overload
     def manager(self, session: Session | scoped_session[Any]) -> SequenceManager: ...

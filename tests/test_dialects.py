@@ -105,7 +105,9 @@ def test_waiter_succeeds_when_lock_is_released_within_retries(tx, sequencing, se
 
 def _generic(engine):
     seq = twin()
-    seq._strategies[engine.dialect] = CounterStrategy(seq.tables, engine.dialect, stats=seq.stats)
+    seq.strategies.put(
+        engine.dialect, CounterStrategy(seq.tables, engine.dialect, stats=seq.stats)
+    )
     return seq
 
 

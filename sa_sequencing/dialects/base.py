@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -360,6 +361,50 @@ class _Busy(Exception):
         super().__init__(kind.value)
         self.kind = kind
         self.attempts = attempts
+
+
+class StrategyCache:
+    """The counter strategy of each database a :class:`~sa_sequencing.Sequencing` meets,
+    made on first use with its tables and lock settings.
+
+    The allocator and the manager are handed this, not the ``Sequencing``: drawing a
+    number asks it for the connection's strategy and never goes back up a layer.
+    """
+
+    def __init__(
+        self,
+        tables: SequencingTables,
+        *,
+        lock_timeout: float | None,
+        lock_retries: int,
+        stats: LockStats | None,
+    ) -> None:
+        self.tables = tables
+        self.lock_timeout = lock_timeout
+        self.lock_retries = lock_retries
+        self.stats = stats
+        self._by_dialect: weakref.WeakKeyDictionary[Dialect, CounterStrategy] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, conn: Connection) -> CounterStrategy:
+        """The counter strategy for the connection's database."""
+        strategy = self._by_dialect.get(conn.dialect)
+        if strategy is None:
+            strategy = registered_strategy(conn.dialect)(
+                self.tables,
+                conn.dialect,
+                lock_timeout=self.lock_timeout,
+                lock_retries=self.lock_retries,
+                stats=self.stats,
+            )
+            self._by_dialect[conn.dialect] = strategy
+        return strategy
+
+    def put(self, dialect: Dialect, strategy: CounterStrategy) -> None:
+        """Use ``strategy`` for ``dialect`` from now on (the generic strategy on a
+        database that has its own, say, as the tests do)."""
+        self._by_dialect[dialect] = strategy
 
 
 def registered_strategy(dialect: Dialect) -> type[CounterStrategy]:
