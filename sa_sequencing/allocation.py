@@ -155,7 +155,7 @@ class Allocator:
         performed_by: str | None,
     ) -> list[Issued]:
         """Draw ``count`` numbers in the connection's transaction (``count=0``: none,
-        with the arguments and the definition checked all the same)."""
+        the name, scope, actor and definition checked all the same)."""
         name = normalize_name(name)
         scope_key = normalize_scope(scope)
         check_count(count, minimum=0)

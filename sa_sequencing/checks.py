@@ -38,8 +38,19 @@ __all__ = [
     "unstorable",
 ]
 
-#: An int of more bits than this has more than 4,300 digits: ``str()`` refuses it.
-_HUGE_INT_BITS = 14_000
+#: Ints of up to this many bits have fewer than 4,300 digits, the most ``str()`` prints.
+_PRINTABLE_BITS = 14_000
+
+
+def _unprintable(value: int) -> bool:
+    """Whether ``str(value)`` fails (more than 4,300 digits)."""
+    if value.bit_length() <= _PRINTABLE_BITS:
+        return False
+    try:
+        str(value)
+    except ValueError:
+        return True
+    return False
 
 
 def text_problem(text: str) -> str | None:
@@ -127,7 +138,7 @@ def check_context(context: object) -> None:
         if isinstance(value, str):
             size += len(value)
             error = error or unstorable(value, f"context[{key[:20]!r}]")
-        elif isinstance(value, int) and value.bit_length() > _HUGE_INT_BITS:
+        elif isinstance(value, int) and _unprintable(value):
             error = InvalidArgumentError(
                 f"context[{key[:20]!r}] is an int of more than 4,300 digits"
             )
@@ -193,7 +204,7 @@ def _json_value(value: object, path: str, depth: int) -> Any:
         return value
     if isinstance(value, int):
         if not -MAX_COUNTER - 1 <= value <= MAX_COUNTER:
-            shown = "a huge int" if value.bit_length() > _HUGE_INT_BITS else str(value)
+            shown = "an int of more than 4,300 digits" if _unprintable(value) else str(value)
             raise InvalidArgumentError(
                 f"{path} is {shown}, outside the signed 64-bit range JSON readers keep "
                 "exactly; store it as a string"

@@ -265,12 +265,15 @@ class Pattern:
                 and value.bit_length() <= MAX_NUMBER_LENGTH * 4
             ):
                 text = str(int(value))
-            if not _WORDS.fullmatch(text):
-                shown = (
-                    f"an int of {value.bit_length()} bits"
-                    if isinstance(value, int) and value.bit_length() > MAX_NUMBER_LENGTH * 4
-                    else repr(value)[:60]
+            if not text and isinstance(value, int) and not isinstance(value, bool):
+                raise pattern_error(
+                    self.source,
+                    f"context variable {{{name}}} (key {key!r}) is an int of "
+                    f"{value.bit_length()} bits, longer than any number "
+                    f"({MAX_NUMBER_LENGTH} characters)",
                 )
+            if not _WORDS.fullmatch(text):
+                shown = repr(value)[:60]
                 raise pattern_error(
                     self.source,
                     f"context variable {{{name}}} (key {key!r}) has value {shown}; it must "
