@@ -34,7 +34,7 @@ from sa_sequencing import Sequencing
 from sa_sequencing import SequencingError
 from sa_sequencing import install_flush_hook
 from sa_sequencing import uninstall_flush_hook
-from sa_sequencing.flush import LISTENERS
+from sa_sequencing.orm.flush import LISTENERS
 
 
 def test_rollback_gives_every_number_back_and_empties_the_objects(orm, define):

@@ -71,7 +71,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.sql.schema import CallableColumnDefault
 from sqlalchemy.sql.schema import ColumnDefault
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 __all__ = ["DefaultsPlan", "plan_for", "take_back"]
 

@@ -10,7 +10,7 @@ INSERTs is silently lost) collects the objects to number:
 
 A value the user set is never overwritten.  Before ``when`` and the inputs read a
 new object, it gets the Python-side column defaults they may read, and an input only
-the database fills is refused (:mod:`sa_sequencing.orm_defaults`).  The numbers are
+the database fills is refused (:mod:`sa_sequencing.orm.defaults`).  The numbers are
 drawn per counter ``(sequence, scope, period)`` with one counter statement each,
 counters taken in sorted order (no deadlock between two flushes, see
 :mod:`sa_sequencing.batch`), and handed out in the objects' insert order.  Every check
@@ -35,18 +35,22 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.orm import UOWTransaction
+from sqlalchemy.orm import scoped_session
+from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.state import InstanceState
 
-from .batch import Batch
-from .orm import NumberedAttribute
-from .orm import numbered_attributes
-from .orm_defaults import take_back
+from ..batch import Batch
+from ..errors import ArgumentTypeError
+from .attributes import NumberedAttribute
+from .attributes import numbered_attributes
+from .defaults import take_back
 
-__all__ = ["LISTENERS"]
+__all__ = ["LISTENERS", "ensure_flush_hook", "install_flush_hook", "uninstall_flush_hook"]
 
 _NUMBERED = "sa_sequencing.numbered"
 """``session.info`` key: per transaction, the (object, attribute, number) it filled."""
@@ -218,3 +222,73 @@ LISTENERS: list[tuple[str, Callable[..., Any]]] = [
     ("after_soft_rollback", after_soft_rollback),
     ("after_transaction_end", after_transaction_end),
 ]
+
+
+# -- installing the hook ---------------------------------------------------------------
+
+_auto_install = True
+"""Whether :func:`ensure_flush_hook` installs the hook on every Session."""
+
+
+def _event_target(target: Any) -> Any:
+    """The class or session the listener goes on (``AsyncSession`` and
+    ``async_sessionmaker`` listen through their synchronous session)."""
+    if isinstance(target, (sessionmaker, scoped_session, Session)) or (
+        isinstance(target, type) and issubclass(target, Session)
+    ):
+        return target
+    sync_session = getattr(target, "sync_session", None)
+    if isinstance(sync_session, Session):
+        return sync_session
+    kw = getattr(target, "kw", None)
+    if isinstance(kw, dict) and hasattr(target, "class_"):
+        return kw.get("sync_session_class", Session)
+    raise ArgumentTypeError(
+        "install_flush_hook() takes a Session class or instance, a sessionmaker, a "
+        f"scoped_session, an AsyncSession or an async_sessionmaker, not {target!r}"
+    )
+
+
+def install_flush_hook(target: Any = Session) -> None:
+    """Number sequence columns at flush time for sessions of ``target``.
+
+    Idempotent.  The default, ``Session``, covers every session; passing one
+    ``sessionmaker`` (or ``scoped_session``, ``async_sessionmaker``, ...) installs it
+    there *instead*: the global hook is removed and no longer installed on its own.
+    """
+    global _auto_install
+    listen_on = _event_target(target)
+    if listen_on is Session:
+        _auto_install = True
+    else:
+        _auto_install = False
+        _remove(Session)
+    for name, listener in LISTENERS:
+        if not event.contains(listen_on, name, listener):
+            event.listen(listen_on, name, listener)
+
+
+def uninstall_flush_hook(target: Any = Session) -> None:
+    """Undo :func:`install_flush_hook` for ``target``; idempotent.
+
+    Removing the global hook also stops ``SequenceColumn`` from installing it again.
+    """
+    global _auto_install
+    listen_on = _event_target(target)
+    if listen_on is Session:
+        _auto_install = False
+    _remove(listen_on)
+
+
+def _remove(listen_on: Any) -> None:
+    for name, listener in LISTENERS:
+        if event.contains(listen_on, name, listener):
+            event.remove(listen_on, name, listener)
+
+
+def ensure_flush_hook() -> None:
+    """Install the hook on every Session (what declaring a
+    :func:`~sa_sequencing.SequenceColumn` does), unless the application chose where it
+    goes with :func:`install_flush_hook` or removed it."""
+    if _auto_install:
+        install_flush_hook()

@@ -1,0 +1,91 @@
+"""``SequenceColumn``: declare a numbered column."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.orm import mapped_column
+
+from ..definitions import normalize_name
+from ..errors import ArgumentTypeError
+from ..limits import NUMBER_LENGTH
+from .flush import ensure_flush_hook
+from .spec import INFO_KEY
+from .spec import Getter
+from .spec import SequenceSpec
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import MappedColumn
+
+    from ..sequencing import Sequencing
+
+__all__ = ["SequenceColumn"]
+
+
+def SequenceColumn(
+    name: str,
+    *,
+    scope: Getter = None,
+    context: Getter = None,
+    date: Getter = None,
+    when: Callable[[Any], bool] | None = None,
+    sequencing: Sequencing | None = None,
+    **column_kwargs: Any,
+) -> MappedColumn[Any]:
+    """A column the flush fills with the next number of sequence ``name``.
+
+    :param scope: the scope: an attribute name (its value must not be empty) or a
+      callable taking the object (``None`` from it means the global scope).
+      ``None``: the global scope.
+    :param context: the pattern's context variables: an attribute name or a callable
+      returning a mapping.
+    :param date: the document date (``{YEAR}`` and resets): an attribute name or a
+      callable returning a ``date``/``datetime``; ``None``: today in the
+      sequence's time zone.
+    :param when: number the object only once ``when(obj)`` is true (drafts keep an
+      empty number); ``None``: number every new object.
+    :param sequencing: the :class:`~sa_sequencing.Sequencing` to draw from (see the
+      module docs for the default).
+    :param column_kwargs: passed to :func:`~sqlalchemy.orm.mapped_column`
+      (``type_``, ``unique``, ``index``, ``nullable``, ``info``, ...).
+    """
+    spec = SequenceSpec(
+        normalize_name(name),
+        scope=_getter(scope, "scope"),
+        context=_getter(context, "context"),
+        date=_getter(date, "date"),
+        when=_predicate(when),
+        sequencing=_sequencing(sequencing),
+    )
+    type_ = column_kwargs.pop("type_", None) or String(NUMBER_LENGTH)
+    info = dict(column_kwargs.pop("info", None) or {})
+    info[INFO_KEY] = spec
+    ensure_flush_hook()
+    return mapped_column(type_, info=info, **column_kwargs)
+
+
+def _getter(value: Any, what: str) -> Getter:
+    if value is None or callable(value):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, str) and value.isidentifier():
+        return value
+    raise ArgumentTypeError(
+        f"SequenceColumn {what}= takes an attribute name or a callable, not {value!r}"
+    )
+
+
+def _predicate(when: Any) -> Callable[[Any], bool] | None:
+    if when is not None and not callable(when):
+        raise ArgumentTypeError(f"SequenceColumn when= takes a callable or None, not {when!r}")
+    return when  # type: ignore[no-any-return]
+
+
+def _sequencing(value: Any) -> Sequencing | None:
+    from ..sequencing import Sequencing
+
+    if value is not None and not isinstance(value, Sequencing):
+        raise ArgumentTypeError(f"SequenceColumn sequencing= takes a Sequencing, not {value!r}")
+    return value

@@ -1,0 +1,30 @@
+"""What a :func:`~sa_sequencing.SequenceColumn` asks for, kept in ``Column.info``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+
+if TYPE_CHECKING:
+    from ..sequencing import Sequencing
+
+__all__ = ["INFO_KEY", "Getter", "SequenceSpec"]
+
+#: The ``Column.info`` key that marks a sequence column.
+INFO_KEY = "sa_sequencing"
+
+Getter = str | Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class SequenceSpec:
+    """What a :func:`SequenceColumn` asks for, as stored in ``Column.info``."""
+
+    sequence: str
+    scope: Getter = None
+    context: Getter = None
+    date: Getter = None
+    when: Callable[[Any], bool] | None = None
+    sequencing: Sequencing | None = None
