@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 
 from sa_sequencing.cli import main
-from sa_sequencing.cli_demo import is_demo_database
+from sa_sequencing.cli.demo import is_demo_database
 
 
 @pytest.fixture

@@ -23,13 +23,13 @@ import argparse
 from collections.abc import Sequence
 from datetime import timedelta
 
-from .cli_common import Command
-from .cli_common import add_number_options
-from .cli_common import open_manager
-from .cli_common import parse_context
-from .cli_common import parse_date
-from .cli_common import print_lines
-from .cli_common import table
+from .common import Command
+from .common import add_number_options
+from .common import open_manager
+from .common import parse_context
+from .common import parse_date
+from .common import print_lines
+from .common import table
 
 __all__ = ["add_lifecycle_commands"]
 

@@ -50,7 +50,7 @@ Commands
 ``lock NAME``, ``unlock NAME``
     Freeze a sequence (it issues nothing), or lift the freeze.
 ``void``, ``gaps``, ``reserve``, ``release-expired``, ``override``
-    The number lifecycle: see :mod:`sa_sequencing.cli_lifecycle`.
+    The number lifecycle: see :mod:`sa_sequencing.cli.lifecycle`.
 ``audit [NAME] [--limit N]``
     The latest ``N`` ledger entries (default 50; ``0`` for all), oldest first.
 ``demo [--file PATH]``
@@ -81,19 +81,19 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError
 
-from . import __version__
-from .cli_common import PROG
-from .cli_common import Failure
-from .cli_common import UserError
-from .cli_common import add_common
-from .cli_common import database_failure
-from .cli_common import open_manager
-from .cli_demo import add_demo_command
-from .cli_lifecycle import add_lifecycle_commands
-from .cli_sequences import add_sequence_commands
-from .errors import SequenceLockedError
-from .errors import SequenceNotFoundError
-from .errors import SequencingError
+from .. import __version__
+from ..errors import SequenceLockedError
+from ..errors import SequenceNotFoundError
+from ..errors import SequencingError
+from .common import PROG
+from .common import Failure
+from .common import UserError
+from .common import add_common
+from .common import database_failure
+from .common import open_manager
+from .demo import add_demo_command
+from .lifecycle import add_lifecycle_commands
+from .sequences import add_sequence_commands
 
 __all__ = ["main"]
 
@@ -178,7 +178,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,7 +4,7 @@
 ``sa_sequencing_demo.db`` in the current directory, created afresh), each printing its
 own few lines: three sequences defined, invoices numbered for two tenants from four
 threads with a rolled-back transaction each and checked for duplicates and holes,
-purchase orders, the lifecycle step of :mod:`sa_sequencing.cli_lifecycle`, quotations
+purchase orders, the lifecycle step of :mod:`sa_sequencing.cli.lifecycle`, quotations
 with ``preview`` beside ``generate``, and the audit trail.  A step that finds something
 wrong makes the command exit with status 1.
 
@@ -36,17 +36,17 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .cli_common import PROG
-from .cli_common import SEQUENCING
-from .cli_common import Command
-from .cli_common import UserError
-from .cli_common import print_lines
-from .cli_common import scope_label
-from .cli_common import table
-from .enums import GapPolicy
-from .enums import ResetPeriod
-from .manager import SequenceManager
-from .repositories import AuditEntry
+from ..enums import GapPolicy
+from ..enums import ResetPeriod
+from ..manager import SequenceManager
+from ..repositories import AuditEntry
+from .common import PROG
+from .common import SEQUENCING
+from .common import Command
+from .common import UserError
+from .common import print_lines
+from .common import scope_label
+from .common import table
 
 __all__ = [
     "DEFAULT_DEMO_FILE",
@@ -290,7 +290,7 @@ def is_demo_database(path: Path) -> bool:
 def claim_demo_file(path: Path) -> None:
     """Create ``path`` as an empty demo database, replacing only an earlier demo's.
 
-    Raises :class:`~sa_sequencing.cli_common.UserError` (one line, naming the file and
+    Raises :class:`~sa_sequencing.cli.common.UserError` (one line, naming the file and
     what to do) and leaves the file system as it was when ``path`` is a directory, an
     existing file that is not a demo database, a journal left without its database, or
     a path that cannot be created.

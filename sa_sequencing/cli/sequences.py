@@ -3,7 +3,7 @@
 ``init``, ``define``, ``list``, ``show``, ``preview``, ``generate``, ``lock``,
 ``unlock`` and ``audit``, as documented in :mod:`sa_sequencing.cli`, and
 :func:`add_sequence_commands`, which registers them.  Each command runs in one
-transaction (:func:`~sa_sequencing.cli_common.open_manager`) and prints its result
+transaction (:func:`~sa_sequencing.cli.common.open_manager`) and prints its result
 after the commit.
 """
 
@@ -15,22 +15,22 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from .cli_common import SEQUENCING
-from .cli_common import Command
-from .cli_common import add_number_options
-from .cli_common import database_failure
-from .cli_common import open_engine
-from .cli_common import open_manager
-from .cli_common import parse_context
-from .cli_common import parse_date
-from .cli_common import print_lines
-from .cli_common import scope_label
-from .cli_common import shown_url
-from .cli_common import table
-from .enums import GapPolicy
-from .enums import OverflowBehavior
-from .enums import ResetPeriod
-from .repositories import ALL_SCOPES
+from ..enums import GapPolicy
+from ..enums import OverflowBehavior
+from ..enums import ResetPeriod
+from ..repositories import ALL_SCOPES
+from .common import SEQUENCING
+from .common import Command
+from .common import add_number_options
+from .common import database_failure
+from .common import open_engine
+from .common import open_manager
+from .common import parse_context
+from .common import parse_date
+from .common import print_lines
+from .common import scope_label
+from .common import shown_url
+from .common import table
 
 __all__ = ["add_sequence_commands"]
 

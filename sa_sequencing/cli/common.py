@@ -1,8 +1,8 @@
 """The plumbing every ``sa-sequencing`` command shares.
 
 The command line itself is documented in :mod:`sa_sequencing.cli`.  The commands are
-spread by job over ``cli_sequences`` (definitions and numbers), ``cli_lifecycle``
-(voids, gaps, reservations, overrides) and ``cli_demo`` (the demo story); each of those
+spread by job over ``sequences`` (definitions and numbers), ``lifecycle``
+(voids, gaps, reservations, overrides) and ``demo`` (the demo story); each of those
 modules registers its commands through :data:`Command`, the ``command`` helper of
 :func:`sa_sequencing.cli.build_parser`.  What they have in common lives here:
 
@@ -35,8 +35,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 
-from .manager import SequenceManager
-from .sequencing import Sequencing
+from ..manager import SequenceManager
+from ..sequencing import Sequencing
 
 __all__ = [
     "DEFAULT_URL",

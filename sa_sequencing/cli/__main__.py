@@ -1,0 +1,7 @@
+"""``python -m sa_sequencing.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
