@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from .sequencing import Sequencing
     from .versions import PatternVersion
 
-__all__ = ["AsyncSequenceManager", "current_async_session", "is_async_session"]
+__all__ = ["AsyncSequenceManager", "current_async_session"]
 
 _T = TypeVar("_T")
 
@@ -454,11 +454,6 @@ class AsyncSequenceManager:
         )
 
     # -- end of generated code --
-
-
-def is_async_session(session: object) -> bool:
-    """Whether ``session`` is a :class:`sqlalchemy.ext.asyncio.AsyncSession`."""
-    return current_async_session(session) is session
 
 
 def current_async_session(session: object) -> AsyncSession | None:

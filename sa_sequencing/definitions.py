@@ -109,9 +109,6 @@ def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COU
     return value
 
 
-_flag = check_flag
-
-
 def validate_options(
     name: str, scope: str, pattern: object, options: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -144,8 +141,8 @@ def validate_options(
             options["fiscal_year_start"], "fiscal_year_start", minimum=1, maximum=12
         ),
         "cache_size": _integer(options["cache_size"], "cache_size", minimum=0, maximum=2**31 - 1),
-        "audit_numbers": _flag(options["audit_numbers"], "audit_numbers"),
-        "allow_repeats": _flag(options["allow_repeats"], "allow_repeats"),
+        "audit_numbers": check_flag(options["audit_numbers"], "audit_numbers"),
+        "allow_repeats": check_flag(options["allow_repeats"], "allow_repeats"),
     }
     limit = options["reset_limit"]
     values["reset_limit"] = (

@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from .checks import check_actor
 from .checks import check_flag
 from .checks import check_text
+from .checks import unstorable
 from .definitions import SequenceDefinition
 from .definitions import validate_options
 from .dialects.base import CounterKey
@@ -422,7 +423,9 @@ def _reason(reason: object) -> str:
         return "voided"
     if not isinstance(reason, str):
         raise ArgumentTypeError(f"reason must be a str or None, not {type(reason).__name__}")
-    check_text(reason, "reason", limit=len(reason))  # NUL, surrogates
+    error = unstorable(reason, "reason")
+    if error is not None:
+        raise error
     if not reason.strip() or len(reason) > REASON_LENGTH:
         raise InvalidArgumentError(
             f"reason {reason[:40]!r} must be 1 to {REASON_LENGTH} characters "

@@ -22,6 +22,7 @@ from .batch import NumberRequest
 from .batch import generate_batch
 from .checks import check_actor
 from .checks import check_count
+from .checks import check_flag
 from .definitions import COUNTING_OPTIONS
 from .definitions import DEFAULTS
 from .definitions import SequenceDefinition
@@ -116,8 +117,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
             "metadata": metadata,
         }
         values = validate_options(name, scope_key, pattern, options)
-        if not isinstance(exist_ok, bool):
-            raise ArgumentTypeError(f"exist_ok must be True or False, not {exist_ok!r}")
+        check_flag(exist_ok, "exist_ok")
         check_actor(performed_by)
         if exist_ok:
             existing = self.sequences.get_exact(name, scope_key)
