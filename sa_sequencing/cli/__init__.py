@@ -76,31 +76,45 @@ sequence, bad pattern, bad option value), with the message on standard error pre
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from sqlalchemy.exc import DBAPIError
 
+from .. import SequenceLockedError
+from .. import SequenceNotFoundError
+from .. import SequencingError
 from .. import __version__
-from ..errors import SequenceLockedError
-from ..errors import SequenceNotFoundError
-from ..errors import SequencingError
 from .common import PROG
 from .common import Failure
+from .common import Result
 from .common import UserError
 from .common import add_common
 from .common import database_failure
+from .common import jsonable
 from .common import open_manager
+from .common import suggest
 from .demo import add_demo_command
+from .ledger import add_ledger_commands
 from .lifecycle import add_lifecycle_commands
 from .sequences import add_sequence_commands
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that raises :class:`UserError` on a bad command line, so that
+    ``--json`` can answer it with a JSON error object too."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(message, hint=f"see: {self.prog} --help")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sa-sequencing``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Gapless, auditable business-document numbering (sa_sequencing).",
     )
@@ -110,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(
         name: str,
-        func: Callable[[argparse.Namespace], int],
+        func: Callable[[argparse.Namespace], Result],
         help: str,
         **common: bool,
     ) -> argparse.ArgumentParser:
@@ -122,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The order here is the order of the commands in --help.
     add_sequence_commands(command)
     add_lifecycle_commands(command)
+    add_ledger_commands(command)
     add_demo_command(command)
     return parser
 
@@ -129,15 +144,22 @@ def build_parser() -> argparse.ArgumentParser:
 def _hint(exc: Exception, args: argparse.Namespace) -> str | None:
     if isinstance(exc, UserError):
         return exc.hint
-    scope = f" --scope {exc.scope}" if isinstance(exc, SequencingError) and exc.scope else ""
+    if not isinstance(exc, SequencingError):
+        return None
+    scope = exc.scope or None
     if isinstance(exc, SequenceLockedError) and exc.sequence:
         # The lock may sit on the global definition serving the scope.
         owner = _definition_scope(args, exc.sequence, exc.scope)
-        scope = f" --scope {owner}" if owner else ""
-        return f"unlock it with: {PROG} unlock {exc.sequence}{scope}"
-    if isinstance(exc, SequenceNotFoundError) and exc.sequence and args.command != "define":
-        return f"define it with: {PROG} define {exc.sequence} PATTERN{scope}"
+        return f"unlock it with: {suggest(args, 'unlock', exc.sequence, *_scope(owner))}"
+    command = getattr(args, "command", None)
+    if isinstance(exc, SequenceNotFoundError) and exc.sequence and command != "define":
+        line = suggest(args, "define", exc.sequence, "PATTERN", *_scope(scope))
+        return f"define it with: {line}"
     return None
+
+
+def _scope(scope: str | None) -> list[str]:
+    return ["--scope", scope] if scope else []
 
 
 def _definition_scope(args: argparse.Namespace, name: str, scope: str | None) -> str | None:
@@ -150,31 +172,56 @@ def _definition_scope(args: argparse.Namespace, name: str, scope: str | None) ->
     return None if definition is None else definition.scope
 
 
-def _report(exc: Exception, args: argparse.Namespace) -> None:
+def _kind(exc: Exception) -> str:
+    return exc.kind if isinstance(exc, (UserError, Failure)) else type(exc).__name__
+
+
+def _report(exc: Exception, args: argparse.Namespace | None, status: int, as_json: bool) -> int:
+    hint = None if args is None else _hint(exc, args)
+    if isinstance(exc, UserError) and args is None:
+        hint = exc.hint
+    if as_json:
+        error = {"type": _kind(exc), "message": str(exc), "hint": hint, "exit_status": status}
+        print(json.dumps({"error": error}, ensure_ascii=False))
+        return status
     print(f"error: {exc}", file=sys.stderr)
-    hint = _hint(exc, args)
     if hint:
         print(f"hint: {hint}", file=sys.stderr)
+    return status
+
+
+def _emit(result: Result, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(jsonable(result.data), ensure_ascii=False, indent=2))
+    else:
+        for line in result.lines:
+            print(line)
+    return result.status
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``sa-sequencing`` with ``argv`` (default: ``sys.argv[1:]``); the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Known before parsing, so that a bad command line is answered in JSON too.
+    as_json = "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help, --version, usage errors
+    except UserError as exc:
+        if not as_json:
+            parser.print_usage(sys.stderr)
+        return _report(exc, None, 2, as_json)
+    except SystemExit as exc:  # argparse: --help, --version
         return exc.code if isinstance(exc.code, int) else 2
-    func: Callable[[argparse.Namespace], int] = args.func
+    as_json = bool(args.json)
+    func: Callable[[argparse.Namespace], Result] = args.func
     try:
-        return func(args)
+        return _emit(func(args), as_json)
     except (UserError, SequencingError, ValueError, TypeError) as exc:
-        _report(exc, args)
-        return 2
+        return _report(exc, args, 2, as_json)
     except Failure as exc:
-        _report(exc, args)
-        return 1
+        return _report(exc, args, 1, as_json)
     except DBAPIError as exc:
-        _report(database_failure(exc), args)
-        return 1
+        return _report(database_failure(exc), args, 1, as_json)
     except KeyboardInterrupt:
         return 130
