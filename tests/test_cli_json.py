@@ -66,8 +66,17 @@ YEAR = date.today().year
 
 
 def test_every_command_answers_one_json_object(answer, tx, url, tmp_path):
-    defined = answer("define", "po", "PO-{YEAR}-{COUNTER:4}", "--reset-period", "yearly",
-                     "--gap-policy", "report_gaps_only", "--actor", "admin")  # fmt: skip
+    defined = answer(
+        "define",
+        "po",
+        "PO-{YEAR}-{COUNTER:4}",
+        "--reset-period",
+        "yearly",
+        "--gap-policy",
+        "report_gaps_only",
+        "--actor",
+        "admin",
+    )
     assert defined["definition"]["pattern"] == "PO-{YEAR}-{COUNTER:4}"
     assert defined["definition"]["scope"] is None
     assert defined["definition"]["gap_policy"] == "report_gaps_only"
@@ -201,8 +210,9 @@ def test_a_reservation_made_in_the_cli_is_finalized_and_released_in_the_cli(answ
 def test_update_and_delete(answer, cli, refusal, tx, snapshot, url):
     answer("define", "inv", "INV-{COUNTER:4}")
     answer("generate", "inv", "--scope", "acme")
-    updated = answer("update", "inv", "--pattern", "INV-{COUNTER:6}", "--no-audit-numbers",
-                     "--actor", "admin")["definition"]  # fmt: skip
+    updated = answer(
+        "update", "inv", "--pattern", "INV-{COUNTER:6}", "--no-audit-numbers", "--actor", "admin"
+    )["definition"]
     assert (updated["pattern"], updated["audit_numbers"]) == ("INV-{COUNTER:6}", False)
     assert answer("generate", "inv", "--scope", "acme")["numbers"] == ["INV-000002"]
     with tx() as seqs:

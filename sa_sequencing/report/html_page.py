@@ -144,7 +144,8 @@ class HtmlPage:
         overdue = r.expires_at <= datetime.now(timezone.utc)
         self.w(
             f'<tr class="reservation{" overdue" if overdue else ""}" '
-            f'data-id="{_esc(r.reservation_id)}" data-number="{_esc(r.number)}">'
+            f'data-id="{_esc(r.reservation_id)}" data-number="{_esc(r.number)}" '
+            f'data-scope="{_esc(r.scope)}">'
             f"<td>{_esc(label(r.scope))}</td><td>{_esc(r.period or '-')}</td>"
             f"<td>{_esc(r.number)}</td><td>{_esc(r.reservation_id)}</td>"
             f"<td>{_esc(r.performed_by)}</td><td>{_esc(r.created_at)}</td>"
@@ -179,22 +180,25 @@ class HtmlPage:
         self.w("</body></html>\n")
 
 
-def _chart(days: dict[date, int], width: int = 720, height: int = 180) -> str:
-    """An SVG bar chart of ``days`` (every day from the first to the last, zeros too)."""
+def _chart(days: dict[date, int], most: int = 670, height: int = 180) -> str:
+    """An SVG bar chart of ``days``: one slot per day from the first to the last (days
+    without numbers stay empty), at most ``most`` pixels of bars and 48 per day."""
     first, last = min(days), max(days)
     span = (last - first).days + 1
     top = max(days.values())
     left, bottom, plot_h = 40, 24, height - 24 - 14
-    bar = min((width - left - 10) / span, 48.0)
+    bar = min(most / span, 48.0)
+    # Wide enough for the bars and for the two date labels under them.
+    width = left + max(bar * span, 170.0) + 10
+    axis = height - bottom
     out = io.StringIO()
     out.write(
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width:.0f}" '
+        f'height="{height}" viewBox="0 0 {width:.0f} {height}" role="img" '
         f'aria-label="numbers issued per day">\n'
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" '
-        'stroke="#789"/>\n'
+        f'<line x1="{left}" y1="{axis}" x2="{width - 10:.0f}" y2="{axis}" stroke="#789"/>\n'
         f'<text x="{left - 4}" y="18" text-anchor="end">{top}</text>'
-        f'<text x="{left - 4}" y="{height - bottom}" text-anchor="end">0</text>\n'
+        f'<text x="{left - 4}" y="{axis}" text-anchor="end">0</text>\n'
     )
     for i in range(span):
         day = first + timedelta(days=i)
@@ -204,13 +208,13 @@ def _chart(days: dict[date, int], width: int = 720, height: int = 180) -> str:
         h = count / top * plot_h
         out.write(
             f'<rect class="bar" data-day="{day.isoformat()}" data-count="{count}" '
-            f'x="{left + i * bar:.2f}" y="{height - bottom - h:.2f}" '
+            f'x="{left + i * bar:.2f}" y="{axis - h:.2f}" '
             f'width="{max(bar - 1, 0.8):.2f}" height="{h:.2f}">'
             f"<title>{day.isoformat()}: {count}</title></rect>\n"
         )
     out.write(
         f'<text x="{left}" y="{height - 6}">{first.isoformat()}</text>'
-        f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{last.isoformat()}</text>'
-        "\n</svg>\n"
+        f'<text x="{width - 10:.0f}" y="{height - 6}" text-anchor="end">{last.isoformat()}'
+        "</text>\n</svg>\n"
     )
     return out.getvalue()
