@@ -372,3 +372,52 @@ def test_the_report_in_a_real_browser(story, tx, engine, sequencing, tmp_path, c
     image = shot.read_bytes()
     assert image[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(image) > 20_000  # a page of tables and a chart, not a blank one
+
+
+class _Sink:
+    """A text stream that keeps nothing (so that only the report's own memory counts)."""
+
+    written = 0
+
+    def write(self, text: str) -> int:
+        self.written += len(text)
+        return len(text)
+
+
+def test_the_report_streams_gaps_and_the_ledger(tmp_path):
+    """Memory stays flat while the numbers and gaps grow fourfold: the ledger, gaps
+    and reservations go from the database to the output without being collected."""
+    import tracemalloc
+
+    from sqlalchemy.orm import DeclarativeBase
+    from sqlalchemy.orm import Session
+
+    from sa_sequencing import Sequencing
+
+    class Base(DeclarativeBase):
+        pass
+
+    sequencing = Sequencing(Base)
+    peaks = {}
+    for n in (1_000, 4_000):
+        engine = sa.create_engine(f"sqlite:///{tmp_path / f'{n}.db'}")
+        sequencing.create_all(engine)
+        with Session(engine) as session, session.begin():
+            seqs = sequencing.manager(session)
+            seqs.define("inv", "INV-{COUNTER:9}", gap_policy="report_gaps_only")
+            seqs.generate_many("inv", n)  # n ledger rows
+            seqs.override("inv", 2 * n)  # n gaps
+        for format in ("html", "csv"):
+            sink = _Sink()
+            with Session(engine) as session, session.begin():
+                tracemalloc.start()
+                try:
+                    summary = write_report(sequencing.manager(session), sink, format=format)
+                    peaks[n, format] = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+            assert (summary.issued, summary.gaps) == (n, n)
+            assert sink.written > n * 40  # every gap is in the output
+        engine.dispose()
+    for format in ("html", "csv"):
+        assert peaks[4_000, format] < 1.5 * peaks[1_000, format], peaks
