@@ -148,3 +148,22 @@ def test_update_options_and_refusals(cli):
     assert "is not defined" in err
     year = date.today().year
     assert cli("generate", "n")[1].strip() == f"N-{year}-1"
+
+
+def test_the_story_of_a_number_given_back_and_served_again(cli):
+    cli("define", "po", "PO-{COUNTER:3}", "--gap-policy", "fill_gaps")
+    held = json.loads(cli("reserve", "po", "2", "--json")[1])["reservation"]
+    cli("release", held["id"])
+    assert cli("generate", "po")[1].strip() == "PO-001"  # fill_gaps serves the gap
+    told = json.loads(cli("audit", "po", "--number", "PO-001", "--json")[1])
+    assert told["status"] == "issued"
+    assert [e["event"] for e in told["events"]] == [
+        "number_generated",
+        "numbers_reserved",
+        "reservation_released",
+        "gap_reclaimed",
+        "number_generated",
+    ]
+    assert json.loads(cli("audit", "po", "--number", "PO-002", "--json")[1])["status"] == (
+        "released"
+    )

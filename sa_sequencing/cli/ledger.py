@@ -138,6 +138,8 @@ def _place(
 
 
 def _status(number: str, events: list[dict[str, Any]], gap: Any, held: Any) -> str:
+    if gap is not None and gap.status == "filled" and gap.filled_number == number:
+        return "issued"  # given back, then served again (fill_gaps) as the same number
     if held is not None:
         return str(held.status)
     if gap is not None:
