@@ -216,7 +216,9 @@ class _Parser(argparse.ArgumentParser):
     ``--json`` can answer it with a JSON error object too."""
 
     def error(self, message: str) -> NoReturn:
-        raise UserError(message, hint=f"see: {self.prog} --help")
+        error = UserError(message, hint=f"see: {self.prog} --help")
+        error.usage = self.format_usage()  # this (sub)command's usage
+        raise error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -316,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except UserError as exc:
         if not as_json:
-            parser.print_usage(sys.stderr)
+            print(exc.usage or parser.format_usage(), end="", file=sys.stderr)
         return _report(exc, None, 2, as_json)
     except SystemExit as exc:  # argparse: --help, --version
         return exc.code if isinstance(exc.code, int) else 2

@@ -105,6 +105,7 @@ class UserError(Exception):
         super().__init__(message)
         self.hint = hint
         self.kind = kind
+        self.usage: str | None = None  # a bad command line: the usage to show
 
 
 class Failure(Exception):
