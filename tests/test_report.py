@@ -33,6 +33,7 @@ NAME = '<b>"po"</b>'
 SCOPE = "<script>s</script>\"'&amp;"
 ACTOR = "<img src=x onerror=alert(1)>"
 REASON = '<i>"typo"</i>'
+FORMULA = '=HYPERLINK("http://x","y")'
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REQUIRE = os.environ.get("SA_SEQUENCING_REQUIRE_SERVERS") == "1"
 # The tags the report itself writes: anything else would be the user's text as markup.
@@ -97,7 +98,7 @@ def story(tx, engine, sequencing):
         seqs.release(given_back.id, performed_by="clerk")
         seqs.override("inv", 12, scope="acme", performed_by="admin")
         seqs.lock(NAME, scope=SCOPE, performed_by=ACTOR)
-        seqs.unlock(NAME, scope=SCOPE, performed_by="admin")
+        seqs.unlock(NAME, scope=SCOPE, performed_by=FORMULA)
     assert issued == ["PO-001", "PO-002"]
     # History: the definitions a month old, and their numbers spread over three days.
     t = sequencing.tables
@@ -271,6 +272,7 @@ def test_csv_report_says_what_the_tables_say(story, tx, engine, sequencing):
     assert list(rows[0]) == list(CSV_COLUMNS)
     expected = _comparable(_expected(engine, sequencing))
     found: dict[str, dict] = {}
+    actors: list[str] = []
     for row in rows:
         s = found.setdefault(
             row["sequence"],
@@ -302,10 +304,13 @@ def test_csv_report_says_what_the_tables_say(story, tx, engine, sequencing):
             s["overrides"] += 1
         elif record == "lock":
             s["locks"].append(row["status"])
+            actors.append(row["actor"])
     for s in found.values():
         s["gaps"].sort()
         s["open"].sort()
     assert found == expected
+    # A formula from a user is text in a spreadsheet: quoted, and only that.
+    assert actors == [ACTOR, "'" + FORMULA]
 
 
 def test_report_of_one_sequence_and_one_scope(story, tx):

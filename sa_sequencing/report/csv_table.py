@@ -57,13 +57,24 @@ one), and then:
   ``actor``, ``at``.
 
 Times are ISO 8601 in UTC with microseconds (``2026-03-01T09:30:00.123456+00:00``).
+A cell that would start with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+starts with ``'`` before it, so that a spreadsheet program shows it as text instead
+of running it as a formula (a program reading the file strips that quote).
 """
+
+
+#: What a spreadsheet program would read as the start of a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: object) -> str:
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
-    return text(value)
+    cell = text(value)
+    # Text from users (an actor, a scope, a reason) must not run as a formula when an
+    # auditor opens the file in a spreadsheet (CSV injection): a leading quote makes
+    # it text there.
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 class CsvTable:
