@@ -67,6 +67,7 @@ __all__ = [
     "parse_context",
     "parse_date",
     "scope_label",
+    "scope_means_every",
     "shown_url",
     "suggest",
     "table",
@@ -364,6 +365,13 @@ def add_common(
         default=False if top else argparse.SUPPRESS,
         help="answer with one JSON object on standard output (errors too)",
     )
+
+
+def scope_means_every(parser: argparse.ArgumentParser) -> None:
+    """Say in ``--help`` that without ``--scope`` the command covers every scope."""
+    for action in parser._actions:
+        if "--scope" in action.option_strings:
+            action.help = "scope (tenant); default: every scope"
 
 
 def add_number_options(parser: argparse.ArgumentParser) -> None:

@@ -33,6 +33,7 @@ from .common import UserError
 from .common import open_manager
 from .common import parse_date
 from .common import scope_label
+from .common import scope_means_every
 from .common import table
 
 __all__ = ["NumberStory", "add_ledger_commands", "number_story"]
@@ -261,13 +262,17 @@ def add_ledger_commands(command: Command) -> None:
         "show the audit ledger, or the story of one number (--number)",
         scope=True,
     )
-    sub.add_argument("name", metavar="NAME", nargs="?")
+    scope_means_every(sub)
+    sub.add_argument("name", metavar="NAME", nargs="?", help="one sequence (default: all)")
     sub.add_argument("--limit", type=int, default=50, help="entries (default: 50; 0: all)")
     sub.add_argument(
-        "--number", help="tell what became of this number: issued, voided, reserved, ..."
+        "--number",
+        help="tell what became of this number of NAME in --scope (here default: the global "
+        "scope): issued, voided, reserved, finalized, released, overridden",
     )
 
     sub = command("report", cmd_report, "write the auditor's report (HTML or CSV)", scope=True)
+    scope_means_every(sub)
     sub.add_argument("name", metavar="NAME", nargs="?", help="one sequence (default: all)")
     sub.add_argument("--format", choices=FORMATS, default="html", help="(default: html)")
     sub.add_argument("--output", metavar="PATH", help="file to write (default: standard output)")

@@ -31,6 +31,7 @@ from .common import open_manager
 from .common import parse_context
 from .common import parse_date
 from .common import scope_label
+from .common import scope_means_every
 from .common import shown_url
 from .common import suggest
 from .common import table
@@ -361,12 +362,13 @@ def add_sequence_commands(command: Command) -> None:
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("--yes", action="store_true", help="confirm the deletion")
 
-    command(
+    sub = command(
         "list",
         cmd_list,
         "list the definitions (with --scope: those serving the scope, global ones included)",
         scope=True,
     )
+    scope_means_every(sub)
 
     sub = command("show", cmd_show, "show a definition and its counters", scope=True)
     sub.add_argument("name", metavar="NAME")
