@@ -4,6 +4,7 @@ without a table, an engine or a database."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +16,7 @@ from sa_sequencing.rules.definitions import SequenceDefinition
 from sa_sequencing.rules.definitions import validate_options
 from sa_sequencing.rules.enums import OverflowBehavior
 from sa_sequencing.rules.limits import MAX_COUNTER
+from sa_sequencing.rules.patterns import Pattern
 from sa_sequencing.rules.versions import PatternVersion
 
 NAME = "doc"
@@ -48,7 +50,7 @@ def definition(
     made = SequenceDefinition.from_row(row)
     if versions:
         # the allocator fills the versions in after reading the row
-        made = SequenceDefinition(**{**made.__dict__, "versions": versions})
+        made = dataclasses.replace(made, versions=versions)
     return made
 
 
@@ -80,14 +82,11 @@ def definitions(draw: st.DrawFn) -> SequenceDefinition:
     capacity = _capacity(pattern)
     start = draw(st.integers(0, min(capacity, 120)))
     limit = draw(st.none() | st.integers(1, 6)) if "{CYCLE}" in pattern else None
-    return definition(
-        pattern, step=step, start=start, reset_limit=limit, overflow=overflow
-    )
+    return definition(pattern, step=step, start=start, reset_limit=limit, overflow=overflow)
 
 
 def _capacity(pattern: str) -> int:
-    width = pattern.split("{COUNTER:")[1].split("}")[0] if "{COUNTER:" in pattern else ""
-    return 10 ** int(width) - 1 if width else MAX_COUNTER
+    return Pattern.compile(pattern).capacity or MAX_COUNTER
 
 
 @st.composite

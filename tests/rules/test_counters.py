@@ -175,9 +175,7 @@ def test_a_new_counter_starts_at_start_in_the_first_series(d, count):
 def test_reset_limit_restarts_after_so_many_numbers(overflow):
     d = definition("R{CYCLE}-{COUNTER:3}", reset_limit=3, start=10, step=5, overflow=overflow)
     planned = plan(d, None, 7)
-    assert planned.values == [
-        (10, 1), (15, 1), (20, 1), (10, 2), (15, 2), (20, 2), (10, 3)
-    ]  # fmt: skip
+    assert planned.values == [(10, 1), (15, 1), (20, 1), (10, 2), (15, 2), (20, 2), (10, 3)]
     assert planned.events == [
         ("counter_reset", {"reason": "reset_limit", "cycle": 2}),
         ("counter_reset", {"reason": "reset_limit", "cycle": 3}),
@@ -216,8 +214,9 @@ def test_extend_padding_keeps_counting_past_the_padding():
 @pytest.mark.parametrize("overflow", list(OverflowBehavior))
 @pytest.mark.parametrize("step", [1, 2, 2**31 - 1])
 def test_the_largest_counter_value_is_never_passed(overflow, step):
-    d = definition("{COUNTER}" if overflow is not OverflowBehavior.EXTEND_PADDING else
-                   "{COUNTER:18}", overflow=overflow, step=step)  # fmt: skip
+    # extend_padding counts past a padded counter's capacity; the others past none
+    pattern = "{COUNTER:18}" if overflow is OverflowBehavior.EXTEND_PADDING else "{COUNTER}"
+    d = definition(pattern, overflow=overflow, step=step)
     last = MAX_COUNTER - (MAX_COUNTER - d.start) % step  # the last value of the series
     planned = plan(d, CounterState(last - step, 1), 1)
     assert planned.values == [(last, 1)]

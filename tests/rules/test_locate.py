@@ -69,8 +69,10 @@ def test_overlaps_is_true_exactly_when_the_ranges_share_a_day(a, a_len, b, b_len
     until_b = None if b_len is None else ORIGIN + timedelta(b + b_len)
     version = PatternVersion("X-{COUNTER}", ORIGIN + timedelta(a), until_a)
     other = PatternVersion("Y-{COUNTER}", ORIGIN + timedelta(b), until_b)
-    shared = any(version.covers(ORIGIN + timedelta(n)) and other.covers(ORIGIN + timedelta(n))
-                 for n in range(0, 100))  # fmt: skip
+    shared = any(
+        version.covers(ORIGIN + timedelta(n)) and other.covers(ORIGIN + timedelta(n))
+        for n in range(0, 100)
+    )
     assert version.overlaps(other.effective_from, other.effective_until) == shared
     assert other.overlaps(version.effective_from, version.effective_until) == shared
 
@@ -142,8 +144,9 @@ def test_a_number_that_does_not_tell_its_period_apart_is_found_in_each():
 
 @pytest.mark.parametrize("start", [2, 4, 12])
 def test_a_number_dated_in_year_one_before_its_fiscal_year_is_found(start):
-    d = definition("D-{COUNTER}", reset_period="fiscal_yearly", fiscal_year_start=start,
-                   allow_repeats=True)  # fmt: skip
+    d = definition(
+        "D-{COUNTER}", reset_period="fiscal_yearly", fiscal_year_start=start, allow_repeats=True
+    )
     day = date(1, 1, 15)
     period = period_key(d.reset_period, day, start)
     assert period == "FY0000"

@@ -137,7 +137,7 @@ def test_no_date_is_today_in_the_sequences_time_zone():
 
 @pytest.mark.parametrize("value", ["2026-03-07", 20260307, 1.5])
 def test_a_date_of_another_type_is_refused(value):
-    with pytest.raises(ArgumentTypeError, match="date must be a datetime.date"):
+    with pytest.raises(ArgumentTypeError, match=r"date must be a datetime\.date"):
         document_day(value, ZoneInfo("UTC"))
 
 
