@@ -117,7 +117,7 @@ def period_range(
     if reset_period is ResetPeriod.YEARLY:
         return date(int(period), 1, 1), date(int(period), 12, 31)
     year = int(period.removeprefix("FY"))
-    first = date(year, fiscal_year_start, 1)
+    first = date(year, fiscal_year_start, 1) if year else date.min  # FY0000 begins in year 1
     return first, _day_before(year + 1, fiscal_year_start)
 
 
