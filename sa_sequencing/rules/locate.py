@@ -4,9 +4,9 @@
 could have rendered it (the definition's, its versions', those an ``update`` replaced,
 and the series patterns of ``switch_pattern``), and matched against the counters of its
 sequence and scope: the period must be consistent with the date tokens the number
-carries and the value must have been drawn from that counter already.  A number that matches no counter was
-never issued; one that matches several (a pattern without the tokens that tell its
-periods apart) needs the document date.
+carries and the value must have been drawn from that counter already.  A number that
+matches no counter was never issued; one that matches several (a pattern without the
+tokens that tell its periods apart) needs the document date.
 """
 
 from __future__ import annotations

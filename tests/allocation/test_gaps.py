@@ -307,9 +307,7 @@ def test_numbers_issued_before_a_pattern_update_can_still_be_voided(tx):
         new = seqs.generate("upd")
     assert old == ["INV-0001", "INV-0002"] and new == "IN-000003"
     with tx() as seqs:
-        assert seqs.validate("upd", "INV-0001") and seqs.parse("upd", "INV-0002") == {
-            "COUNTER": 2
-        }
+        assert seqs.validate("upd", "INV-0001") and seqs.parse("upd", "INV-0002") == {"COUNTER": 2}
         seqs.void("upd", "INV-0001", reason="customer_cancelled")
         seqs.void("upd", "IN-000003")
         with pytest.raises(InvalidCounterValueError, match="never issued"):
