@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from typing import Any
+from typing import NoReturn
 
 from sqlalchemy import func
 from sqlalchemy import select
@@ -124,7 +125,7 @@ class Batch:
             try:
                 placed = self._place(allocator, name, scope, context, day)
             except SequencingError as exc:
-                raise named(exc, label) from exc
+                raise_named(exc, label)
             if key is not None:
                 self._placed[key] = placed
         group, wanted = placed
@@ -184,19 +185,20 @@ class Batch:
                         performed_by=performed_by,
                     )
                 except SequencingError as exc:
-                    raise named(exc, ", ".join(sorted(group.labels)) or None) from exc
+                    raise_named(exc, ", ".join(sorted(group.labels)) or None)
                 for ticket, item in zip(group.tickets, issued, strict=True):
                     numbers[ticket] = item.number
         return numbers
 
 
-def named(exc: SequencingError, label: str | None) -> SequencingError:
-    """``exc`` again, its message led by who asked for the number (``Model.attr``)."""
+def raise_named(exc: SequencingError, label: str | None) -> NoReturn:
+    """Raise ``exc`` again, its message led by who asked for the number
+    (``Model.attr``); its cause (the driver's error, say) stays its cause."""
     if label is None:
-        return exc
+        raise exc
     renamed = copy.copy(exc)
     renamed.args = (f"{label}: {exc}",)
-    return renamed
+    raise renamed from exc.__cause__ or exc
 
 
 def allocate_each(

@@ -316,12 +316,9 @@ class CounterStrategy(LedgerWriter):
             began = time.perf_counter()
             try:
                 if self.retry_needs_savepoint:
-                    with self.savepoint(conn) as rollback:
-                        try:
-                            result = action()
-                        except DBAPIError:
-                            rollback()
-                            raise
+                    # leaving the block with the error rolls back to the savepoint
+                    with self.savepoint(conn):
+                        result = action()
                 else:
                     result = action()
             except DBAPIError as exc:

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = ["Savepoint"]
 
@@ -56,13 +56,16 @@ class Savepoint:
         self.rolled_back = True
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.conn.info[self._DEPTH] -= 1
         if exc_type is None:
+            self.conn.info[self._DEPTH] -= 1
             self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {self.name}")
             return
-        # A deadlock may have rolled back the whole transaction, savepoint included:
-        # then cleaning up fails too, and the original error is the one to report.
-        with contextlib.suppress(DBAPIError):
+        # A deadlock may have rolled back the whole transaction, savepoint included, or
+        # the connection may be gone (SQLAlchemy then refuses every use of it, even
+        # Connection.info, with PendingRollbackError): cleaning up fails too, and the
+        # original error is the one to report, never the cleanup's.
+        with contextlib.suppress(SQLAlchemyError):
+            self.conn.info[self._DEPTH] -= 1
             if not self.rolled_back:
                 self.rollback()
             self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {self.name}")
