@@ -50,6 +50,8 @@ from .repositories import CounterRepository
 from .repositories import SequenceRepository
 from .reservations import Reservation
 from .reservations import ReservationRepository
+from .retry import CommitOutcomeUnknownError
+from .retry import async_run_in_transaction
 from .retry import run_in_transaction
 from .sequencing import Sequencing
 from .versions import PatternVersion
@@ -64,6 +66,7 @@ __all__ = [
     "AuditEntry",
     "AuditMixin",
     "AuditRepository",
+    "CommitOutcomeUnknownError",
     "ConfigurationError",
     "CounterMixin",
     "CounterRepository",
@@ -103,6 +106,7 @@ __all__ = [
     "SequencingWarning",
     "UnsupportedDialectError",
     "__version__",
+    "async_run_in_transaction",
     "compose_child",
     "install_flush_hook",
     "register_dialect_strategy",

@@ -139,6 +139,15 @@ def urls(base: str | Path = DEFAULT_DIR, port_base: int = DEFAULT_PORT) -> list[
 def _write_cnf(node: Node, all_nodes: list[Node], provider: str, user: str) -> None:
     cluster = ",".join(f"127.0.0.1:{n.gcomm_port}" for n in all_nodes)
     g = node.gcomm_port
+    options = ";".join(
+        [
+            "base_host=127.0.0.1",
+            f"base_port={g}",
+            f"gmcast.listen_addr=tcp://127.0.0.1:{g}",
+            f"ist.recv_addr=127.0.0.1:{g + 1}",
+            "gcache.size=64M",
+        ]
+    )
     node.cnf.write_text(
         f"""[mariadbd]
 user = {user}
@@ -165,7 +174,7 @@ wsrep_cluster_address = gcomm://{cluster}
 wsrep_node_name = {node.name}
 wsrep_node_address = 127.0.0.1:{g}
 wsrep_node_incoming_address = 127.0.0.1:{node.port}
-wsrep_provider_options = "base_host=127.0.0.1;base_port={g};gmcast.listen_addr=tcp://127.0.0.1:{g};ist.recv_addr=127.0.0.1:{g + 1};gcache.size=64M"
+wsrep_provider_options = "{options}"
 wsrep_sst_receive_address = 127.0.0.1:{g + 2}
 wsrep_sst_method = rsync
 wsrep_slave_threads = 2
@@ -223,6 +232,7 @@ def _client(node: Node, sql: str, *, timeout: float = 10) -> str | None:
             capture_output=True,
             text=True,
             timeout=timeout,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -257,9 +267,9 @@ def _wait_synced(node: Node, *, size: int | None, timeout: float) -> None:
         if _pid(node) is None and time.monotonic() - began > 10:
             break  # the server died (or never wrote its pid file): report below
         status = node_status(node)
-        if status["state"] == "Synced" and status["ready"] == "ON":
-            if size is None or status["size"] == str(size):
-                return
+        synced = status["state"] == "Synced" and status["ready"] == "ON"
+        if synced and (size is None or status["size"] == str(size)):
+            return
         time.sleep(0.3)
     tail = node.log.read_text(errors="replace")[-3000:] if node.log.exists() else ""
     raise RuntimeError(f"{node.name} did not reach Synced in {timeout:.0f}s; log tail:\n{tail}")
