@@ -177,7 +177,7 @@ wsrep_node_incoming_address = 127.0.0.1:{node.port}
 wsrep_provider_options = "{options}"
 wsrep_sst_receive_address = 127.0.0.1:{g + 2}
 wsrep_sst_method = rsync
-wsrep_slave_threads = 2
+wsrep_slave_threads = 1
 
 [client]
 socket = {node.socket}
