@@ -67,7 +67,7 @@ __all__ = [
 _T = TypeVar("_T")
 
 #: Attempts in all (the first run included).
-DEFAULT_ATTEMPTS = 10
+DEFAULT_ATTEMPTS = 20
 #: Seconds: the cap of the first wait, doubled at each attempt...
 DEFAULT_BACKOFF = 0.05
 #: ...up to this many seconds.

@@ -108,7 +108,7 @@ def galera_writer(
             runs = 0
             use_flush = i % 2 == 1
 
-            def work(session: Session) -> list[str]:
+            def work(session: Session, use_flush: bool = use_flush) -> list[str]:
                 nonlocal runs
                 runs += 1
                 if use_flush:
@@ -119,14 +119,12 @@ def galera_writer(
                 return [CLUSTER_SEQUENCING.manager(session).generate(SEQUENCE)]
 
             factory = (
-                failover_factory(engines, home)
-                if failover
-                else (lambda: Session(engines[home]))
+                failover_factory(engines, home) if failover else (lambda: Session(engines[home]))
             )
             try:
                 result.committed.extend(run_in_transaction(factory, work, **retry))
             except Exception as exc:
-                fault = classify(exc.__cause__ or exc) if exc.__cause__ else classify(exc)
+                fault = classify(exc)
                 first = str(exc).splitlines()[0][:200] if str(exc) else ""
                 result.escaped.append((type(exc).__name__, fault.value, first))
                 result.tracebacks.append(traceback.format_exc())
