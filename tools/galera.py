@@ -52,6 +52,8 @@ MARIADBD = "/usr/sbin/mariadbd"
 CLUSTER_NAME = "sa-seq-galera"
 #: The machine's own server: refused as a port or a directory, whatever the options.
 FORBIDDEN_PORTS = {3306}
+#: The servers this process started (the others are found by their pid files).
+_SERVERS: dict[str, subprocess.Popen[bytes]] = {}
 FORBIDDEN_DIRS = {Path("/var/lib/mysql"), Path("/run/mysqld"), Path("/var/run/mysqld")}
 
 
@@ -224,6 +226,15 @@ def _pid(node: Node) -> int | None:
     return pid
 
 
+def _alive(node: Node, *, grace: bool = False) -> bool:
+    """Whether the node's server runs: the process we started (whose pid file comes
+    only after its state transfer), else the pid file's (``grace``: none yet is fine)."""
+    proc = _SERVERS.get(node.name)
+    if proc is not None:
+        return proc.poll() is None
+    return grace or _pid(node) is not None
+
+
 def _client(node: Node, sql: str, *, timeout: float = 10) -> str | None:
     """Run ``sql`` over the node's own socket; its tab-separated output, or None."""
     try:
@@ -264,8 +275,8 @@ def node_status(node: Node) -> dict[str, str]:
 def _wait_synced(node: Node, *, size: int | None, timeout: float) -> None:
     began = time.monotonic()
     while time.monotonic() - began < timeout:
-        if _pid(node) is None and time.monotonic() - began > 10:
-            break  # the server died (or never wrote its pid file): report below
+        if not _alive(node, grace=time.monotonic() - began < 10):
+            break  # the server died: report below
         status = node_status(node)
         synced = status["state"] == "Synced" and status["ready"] == "ON"
         if synced and (size is None or status["size"] == str(size)):
@@ -300,7 +311,7 @@ def start_node(
 ) -> None:
     """Start one node (``bootstrap``: as a new cluster's first node); wait until it is
     Synced unless ``wait`` is false.  A node that runs already is left alone."""
-    if _pid(node) is not None:
+    if _alive(node):
         return
     node.datadir.mkdir(parents=True, exist_ok=True)
     _own(node.home, _server_user())
@@ -309,7 +320,8 @@ def start_node(
         args.append("--wsrep-new-cluster")
         _force_safe_to_bootstrap(node)
     with open(node.home / "stdout.log", "ab") as out:
-        subprocess.Popen(
+        # kept: a Popen object collected while its server runs warns (ResourceWarning)
+        _SERVERS[node.name] = subprocess.Popen(
             args,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -403,7 +415,12 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 def kill_node(node: Node) -> None:
     """SIGKILL one node, as a crash: its grastate says it may not bootstrap."""
     pid = _signal(node, signal.SIGKILL)
-    if pid is not None:
+    proc = _SERVERS.pop(node.name, None)
+    if proc is not None and proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()  # killed before it wrote its pid file
+        proc.wait(30)
+    elif pid is not None:
         _wait_gone(pid, 30)
     # rsync SST helpers of that node would hold its port: they die with it
     for helper in _helpers(node):
@@ -424,9 +441,17 @@ def _helpers(node: Node) -> list[int]:
 
 
 def stop_node(node: Node, *, timeout: float = 60) -> None:
+    """Stop one node cleanly (SIGTERM), killing it after ``timeout`` seconds."""
     pid = _signal(node, signal.SIGTERM)
+    proc = _SERVERS.get(node.name)
+    if pid is None and proc is not None and proc.poll() is None:
+        proc.terminate()  # still in its state transfer: no pid file yet
+        pid = proc.pid
     if pid is not None and not _wait_gone(pid, timeout):
         kill_node(node)
+    proc = _SERVERS.pop(node.name, None)
+    if proc is not None:
+        proc.wait(timeout)
 
 
 def stop_cluster(

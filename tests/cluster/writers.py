@@ -66,9 +66,11 @@ class WriterResult:
     tracebacks: list[str] = field(default_factory=list)
 
 
-def reset_schema(url: str) -> None:
-    """Drop and create the tables, define the sequence (on one node)."""
-    engine = sa.create_engine(url)
+def reset_schema(urls: list[str]) -> None:
+    """Drop and create the tables and define the sequence on the first node; return
+    once every node has applied it (``wsrep_sync_wait``: a definition made on one node
+    is not yet visible on another the moment its COMMIT returns)."""
+    engine = sa.create_engine(urls[0])
     try:
         ClusterBase.metadata.drop_all(engine)
         ClusterBase.metadata.create_all(engine)
@@ -76,6 +78,14 @@ def reset_schema(url: str) -> None:
             CLUSTER_SEQUENCING.manager(session).define(SEQUENCE, PREFIX + "{COUNTER}")
     finally:
         engine.dispose()
+    for url in urls[1:]:
+        engine = sa.create_engine(url)
+        try:
+            with Session(engine) as session, session.begin():
+                session.execute(sa.text("SET SESSION wsrep_sync_wait = 1"))
+                CLUSTER_SEQUENCING.manager(session).get(SEQUENCE)
+        finally:
+            engine.dispose()
 
 
 def failover_factory(engines: list[sa.Engine], home: int) -> Callable[[], Session]:
@@ -206,7 +216,7 @@ def measure(urls: list[str], attempts: list[int], per_node: int, transactions: i
     )
     print("attempts  transactions  failed  rate     runs/tx  max runs  seconds  escaped")
     for count in attempts:
-        reset_schema(urls[0])
+        reset_schema(urls)
         began = time.monotonic()
         results = run_writers(
             urls, per_node=per_node, transactions=transactions, retry={"attempts": count}
