@@ -5,28 +5,29 @@ wrapper, or the raw exception of psycopg, PyMySQL, mysqlclient, MariaDB
 Connector/Python, asyncmy, aiomysql or sqlite3/aiosqlite) and returns a
 :class:`Fault`:
 
-================  ===================================================  =====================
-fault             what the database said                               the cure
-================  ===================================================  =====================
-SERIALIZATION     SQLSTATE ``40001``/``40P01``; MySQL ``1213``          run the whole
-                  (deadlock, and Galera's certification failure         transaction again
-                  "WSREP detected deadlock/conflict"); ``1180`` with
-                  a deadlock or WSREP text; SQLite ``SQLITE_BUSY_SNAPSHOT``
-LOCK_WAIT         ``55P03`` (``lock_timeout``); MySQL ``1205``, ``3572``  wait and run the
-                  (``NOWAIT``); SQLite ``database is locked``            statement again
-NOT_READY         MySQL ``1047`` "WSREP has not yet prepared node";     run again later
-                  ``2002``/``2003`` cannot connect; ``57P03``           (nothing was done)
-CONNECTION_LOST   ``exc.connection_invalidated``; PostgreSQL class      the transaction is
-                  ``08``, ``57P01``/``57P02``, "server closed the        gone; at ``COMMIT``
-                  connection"; MySQL ``2006``/``2013``/``2055``/        its outcome is
-                  ``1927``/``4031``/``1053``, a closed connection       unknown
-OTHER             anything else                                         none: a bug or bad
-                                                                        data
-================  ===================================================  =====================
+* ``SERIALIZATION``: SQLSTATE ``40001`` or ``40P01``; MySQL ``1213`` (a deadlock, and
+  Galera's certification failure "WSREP detected deadlock/conflict"); ``1180`` with a
+  deadlock or WSREP text; SQLite's ``SQLITE_BUSY_SNAPSHOT``.  The database rolled the
+  transaction back (or doomed it): run the whole transaction again.
+* ``LOCK_WAIT``: ``55P03`` (``lock_timeout``); MySQL ``1205`` and ``3572``
+  (``NOWAIT``); SQLite ``database is locked``.  Only the statement failed: wait and
+  run it again.
+* ``NOT_READY``: MySQL ``1047`` "WSREP has not yet prepared node for application
+  use"; ``2002``/``2003`` and PostgreSQL's refused connections; ``57P03``.  Nothing
+  was done: run again later, or on another node.
+* ``CONNECTION_LOST``: ``exc.connection_invalidated``; PostgreSQL's class ``08``,
+  ``57P01``/``57P02`` (``pg_terminate_backend``), "server closed the connection";
+  MySQL ``2006``/``2013``/``2055``/``1927``/``4031``/``1053``, a closed connection.
+  The server rolled the transaction back, unless the break came during ``COMMIT``:
+  then its outcome is unknown.
+* ``OTHER``: anything else.
 
 A :class:`~sa_sequencing.SequenceBusyError` classifies as ``SERIALIZATION`` when
-``retryable`` and as ``LOCK_WAIT`` otherwise.  Every case above was provoked on a
-real server in ``tests/test_faults.py``.
+``retryable`` and as ``LOCK_WAIT`` otherwise.  ``tests/test_faults.py`` provokes
+40001, 40P01, 55P03, 57P01, a refused connection, 1213, 1205, 1927/2013 (with each
+MySQL driver), ``database is locked`` and ``SQLITE_BUSY_SNAPSHOT`` on real servers, and
+``tests/cluster`` Galera's 1213 and 1047; the other codes are from the servers'
+manuals.
 """
 
 from __future__ import annotations
