@@ -30,10 +30,11 @@ transaction wrote (a document with its number) before doing it again.
 
 Between attempts the wait is *capped exponential backoff with full jitter*: a random
 time between 0 and ``min(max_backoff, backoff * 2 ** (attempt - 1))`` seconds, so that
-transactions which collided do not collide again in step.  ``attempts=10`` (the
-default) lost nothing in the measurements of ``docs/galera.rst``: writers on all three
-nodes of a Galera cluster, where about one transaction in six meets a certification
-failure; 3 attempts let a few percent through there.
+transactions which collided do not collide again in step.  ``attempts=20`` (the
+default) lost nothing in the measurements of ``docs/galera.rst``: writers on all
+three nodes of a Galera cluster on one counter, where transactions took 1.1 to 1.5
+runs on average and one needed 14; 3 attempts let 12 % of the transactions fail
+there, 8 attempts 0.1-0.4 %.
 """
 
 from __future__ import annotations
