@@ -36,6 +36,8 @@ version = ".".join(_version.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.intersphinx",
+    # cli.rst: the reference of ``sa-sequencing``, rendered from build_parser()
+    "sphinxarg.ext",
 ]
 
 language = "en"

@@ -23,9 +23,11 @@ __all__ = [
     "ReservationError",
     "SequenceBusyError",
     "SequenceExhaustedError",
+    "SequenceExhaustionWarning",
     "SequenceLockedError",
     "SequenceNotFoundError",
     "SequencingError",
+    "SequencingWarning",
     "UnsupportedDialectError",
 ]
 
@@ -126,3 +128,12 @@ class SequenceBusyError(SequencingError):
 
 class UnsupportedDialectError(SequencingError):
     """The database cannot give the guarantees a sequence asks for."""
+
+
+class SequencingWarning(UserWarning):
+    """Base class of the warnings of :mod:`sa_sequencing`."""
+
+
+class SequenceExhaustionWarning(SequencingWarning):
+    """A counter crossed its definition's ``exhaustion_threshold`` (see
+    :mod:`sa_sequencing.rules.series`)."""

@@ -26,52 +26,7 @@ then serialized from the first statement; readers in WAL mode are not blocked.
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
-from sqlalchemy.engine import Engine
-
-from .errors import ArgumentTypeError
-from .errors import InvalidArgumentError
+from .dialects.sqlite import begin_immediate
+from .dialects.sqlite import remove_begin_immediate
 
 __all__ = ["begin_immediate", "remove_begin_immediate"]
-
-
-def _on_begin(conn: Connection) -> None:
-    # Switch the driver's implicit transactions off on each connection as it is
-    # used, so connections opened before installation are covered too.
-    dbapi_connection = conn.connection.dbapi_connection
-    if getattr(dbapi_connection, "isolation_level", None) is not None:
-        dbapi_connection.isolation_level = None  # type: ignore[union-attr]
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _sync_engine(engine: Any) -> Engine:
-    sync = getattr(engine, "sync_engine", engine)
-    if not isinstance(sync, Engine):
-        raise ArgumentTypeError(f"expected an Engine or AsyncEngine, not {type(engine).__name__}")
-    if sync.dialect.name != "sqlite":
-        raise InvalidArgumentError(
-            f"begin_immediate() is for SQLite engines, not {sync.dialect.name}"
-        )
-    return sync
-
-
-def begin_immediate(engine: Any) -> None:
-    """Make every transaction on ``engine`` start with ``BEGIN IMMEDIATE``.
-
-    Idempotent; accepts an :class:`~sqlalchemy.ext.asyncio.AsyncEngine` too.
-    """
-    sync = _sync_engine(engine)
-    if not event.contains(sync, "begin", _on_begin):
-        event.listen(sync, "begin", _on_begin)
-
-
-def remove_begin_immediate(engine: Any) -> None:
-    """Undo :func:`begin_immediate`; pooled connections are discarded so that new ones
-    get the driver's default transaction handling back."""
-    sync = _sync_engine(engine)
-    if event.contains(sync, "begin", _on_begin):
-        event.remove(sync, "begin", _on_begin)
-        sync.dispose()

@@ -35,10 +35,14 @@ REQUIRE_SERVERS = os.environ.get("SA_SEQUENCING_REQUIRE_SERVERS") == "1"
 STRESS = os.environ.get("SA_SEQUENCING_STRESS") == "1"
 
 
+STRESS_REASON = "stress run: set SA_SEQUENCING_STRESS=1"
+NO_SERVER = ": no server (set SA_SEQUENCING_TEST_"
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     if STRESS:
         return
-    skip = pytest.mark.skip(reason="stress run: set SA_SEQUENCING_STRESS=1")
+    skip = pytest.mark.skip(reason=STRESS_REASON)
     for item in items:
         if "stress" in item.keywords:
             item.add_marker(skip)
@@ -93,6 +97,18 @@ def server_url(backend: str) -> str:
             pytest.fail(f"SA_SEQUENCING_REQUIRE_SERVERS=1 but {reason}", pytrace=False)
         pytest.skip(reason)
     return url
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    """Skips for a missing server (and stress tests) are reported at this file, so that
+    ``-rs`` folds them into one summary line per reason instead of one per test."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if NO_SERVER in reason or reason.endswith(STRESS_REASON):
+            report.longrepr = (__file__, None, reason)
+    return report
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:

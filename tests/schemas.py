@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from sa_sequencing import Sequencing
-from sa_sequencing.cache import DefinitionCache
+from sa_sequencing.allocation.caches import DefinitionCache
 
 
 def fresh_schema(engine: sa.Engine, metadata: sa.MetaData) -> Iterator[None]:

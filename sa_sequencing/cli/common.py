@@ -35,8 +35,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 
-from ..manager import SequenceManager
-from ..sequencing import Sequencing
+from .. import SequenceManager
+from .. import Sequencing
 
 __all__ = [
     "DEFAULT_URL",

@@ -36,10 +36,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..enums import GapPolicy
-from ..enums import ResetPeriod
-from ..manager import SequenceManager
-from ..repositories import AuditEntry
+from .. import AuditEntry
+from .. import GapPolicy
+from .. import ResetPeriod
+from .. import SequenceManager
 from .common import PROG
 from .common import SEQUENCING
 from .common import Command

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from ..enums import GapPolicy
-from ..enums import OverflowBehavior
-from ..enums import ResetPeriod
-from ..repositories import ALL_SCOPES
+from .. import ALL_SCOPES
+from .. import GapPolicy
+from .. import OverflowBehavior
+from .. import ResetPeriod
 from .common import SEQUENCING
 from .common import Command
 from .common import add_number_options
@@ -118,7 +118,7 @@ _SHOWN_FIELDS = (
 def cmd_show(args: argparse.Namespace) -> int:
     with open_manager(args) as seqs:
         definition = seqs.get(args.name, scope=args.scope)
-        counters = seqs.counters.for_sequence(definition, scope=args.scope)
+        counters = seqs.repositories.counters.for_sequence(definition, scope=args.scope)
     title = definition.describe()
     if args.scope is not None and definition.scope is None:
         title += f", serving scope {args.scope!r}"

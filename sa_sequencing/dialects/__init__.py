@@ -8,9 +8,9 @@ fallback for any other database.  A third party registers its own with
 
 from __future__ import annotations
 
+from ..rules.counters import CounterKey
+from ..rules.counters import CounterState
 from .base import AuditSpec
-from .base import CounterKey
-from .base import CounterState
 from .base import CounterStrategy
 from .base import ErrorKind
 from .base import register as _register

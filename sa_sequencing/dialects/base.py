@@ -19,7 +19,6 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
 from typing import TypeVar
@@ -39,16 +38,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ArgumentTypeError
-from ..limits import MAX_COUNTER
-from ..savepoint import Savepoint
-from ..types import UTCDateTime
+from ..rules.counters import CounterKey
+from ..rules.counters import CounterState
+from ..rules.limits import MAX_COUNTER
+from ..store.savepoint import Savepoint
+from ..store.tables import SequencingTables
+from ..store.types import UTCDateTime
 from .ledger import AuditSpec
 from .ledger import LedgerWriter
 from .prepared import PreparedStatement
-
-if TYPE_CHECKING:
-    from ..sequencing import SequencingTables
-    from ..stats import LockStats
+from .stats import LockStats
 
 __all__ = ["Advance", "AuditSpec", "CounterKey", "CounterState", "CounterStrategy", "ErrorKind"]
 
@@ -70,20 +69,6 @@ class ErrorKind(enum.Enum):
 
 
 @dataclass(frozen=True)
-class CounterKey:
-    sequence_id: int
-    scope: str
-    period: str
-
-
-@dataclass(frozen=True)
-class CounterState:
-    value: int
-    """The last issued value (``start - step`` when nothing was issued yet)."""
-    cycle: int
-
-
-@dataclass(frozen=True)
 class Advance:
     """One request to move a counter by ``count`` numbers (see
     :meth:`CounterStrategy.advance`)."""
@@ -95,7 +80,8 @@ class Advance:
     start: int
     step: int
     capacity: int
-    """The value the counter may not pass (see :func:`~sa_sequencing.planning.capacity_of`)."""
+    """The value the counter may not pass
+    (:func:`~sa_sequencing.rules.counters.capacity_of`)."""
     now: datetime
     audit: AuditSpec | None = None
     """Per-number audit rows, for strategies that write them in the counter statement."""
@@ -290,6 +276,16 @@ class CounterStrategy(LedgerWriter):
 
     # -- locks, timeouts, retries --------------------------------------------------
 
+    def in_autocommit(self, conn: Connection) -> bool:
+        """Whether each statement on ``conn`` commits by itself (no number may be
+        drawn there).  Read from the connection's options, without a round trip."""
+        options = conn.get_execution_options()
+        if "isolation_level" in options:
+            return bool(options["isolation_level"] == "AUTOCOMMIT")
+        # create_engine(isolation_level="AUTOCOMMIT") is kept only here; asking the
+        # driver (Connection.get_isolation_level()) would cost a query per draw.
+        return getattr(conn.dialect, "_on_connect_isolation_level", None) == "AUTOCOMMIT"
+
     def classify(self, exc: DBAPIError) -> ErrorKind | None:
         """Tell a lock timeout or serialization failure from other errors."""
         code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
@@ -338,7 +334,7 @@ class CounterStrategy(LedgerWriter):
                     continue
                 if kind is None:
                     raise
-                raise _Busy(kind, attempt + 1) from exc
+                raise LockBusy(kind, attempt + 1) from exc
             if self.stats is not None:
                 self.stats.record(sequence, time.perf_counter() - began)
             return result
@@ -353,7 +349,7 @@ class CounterStrategy(LedgerWriter):
         return Savepoint(conn)
 
 
-class _Busy(Exception):
+class LockBusy(Exception):
     """Internal: a lock wait or serialization failure the allocator turns into
     :class:`~sa_sequencing.errors.SequenceBusyError` with the sequence's name."""
 

@@ -31,14 +31,14 @@ from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from ..types import UTCDateTime
+from ..store.tables import SequencingTables
+from ..store.types import UTCDateTime
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sqlalchemy.engine import CursorResult
 
-    from ..sequencing import SequencingTables
 
 __all__ = ["AuditSpec", "LedgerWriter"]
 

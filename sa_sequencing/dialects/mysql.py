@@ -70,10 +70,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
-from ..types import UTCDateTime
+from ..rules.counters import CounterKey
+from ..rules.counters import CounterState
+from ..store.types import UTCDateTime
 from .base import Advance
-from .base import CounterKey
-from .base import CounterState
 from .base import CounterStrategy
 from .base import ErrorKind
 

@@ -27,17 +27,20 @@ from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from ..errors import ArgumentTypeError
+from ..errors import InvalidArgumentError
 from ..errors import UnsupportedDialectError
+from ..rules.counters import CounterKey
+from ..rules.counters import CounterState
 from .base import Advance
-from .base import CounterKey
-from .base import CounterState
 from .base import CounterStrategy
 from .base import ErrorKind
 from .upsert import UpsertCounterStrategy
 
-__all__ = ["SQLiteCounterStrategy"]
+__all__ = ["SQLiteCounterStrategy", "begin_immediate", "on_begin", "remove_begin_immediate"]
 
 
 class SQLiteCounterStrategy(UpsertCounterStrategy):
@@ -57,6 +60,16 @@ class SQLiteCounterStrategy(UpsertCounterStrategy):
             + bindparam("suffix", type_=String)
         )
 
+    def in_autocommit(self, conn: Connection) -> bool:
+        if super().in_autocommit(conn):
+            return True
+        # sqlite3 with isolation_level=None and no BEGIN of ours (begin_immediate
+        # sends one) runs each statement in a transaction of its own.
+        raw = conn.connection.dbapi_connection
+        return getattr(raw, "isolation_level", "") is None and not getattr(
+            raw, "in_transaction", True
+        )
+
     @property
     def _has_returning(self) -> bool:
         return bool(self.dialect.insert_returning)
@@ -64,10 +77,8 @@ class SQLiteCounterStrategy(UpsertCounterStrategy):
     def _check_old_sqlite(self, conn: Connection) -> None:
         """Without RETURNING the counter is read, then written: safe only when every
         transaction holds the write lock from its start."""
-        from ..sqlite import _on_begin
-
         engine = conn.engine
-        if not event.contains(engine, "begin", _on_begin):
+        if not event.contains(engine, "begin", on_begin):
             raise UnsupportedDialectError(
                 f"SQLite {self.dialect.server_version_info} has no RETURNING (3.35+), so "
                 "numbers are drawn with a read and a write; call "
@@ -102,3 +113,45 @@ class SQLiteCounterStrategy(UpsertCounterStrategy):
         if conn.info.get("sa_sequencing.busy_timeout") != millis:
             conn.exec_driver_sql(f"PRAGMA busy_timeout = {millis}")
             conn.info["sa_sequencing.busy_timeout"] = millis
+
+
+# -- BEGIN IMMEDIATE (documented in sa_sequencing.sqlite) ----------------------------
+
+
+def on_begin(conn: Connection) -> None:
+    # Switch the driver's implicit transactions off on each connection as it is
+    # used, so connections opened before installation are covered too.
+    dbapi_connection = conn.connection.dbapi_connection
+    if getattr(dbapi_connection, "isolation_level", None) is not None:
+        dbapi_connection.isolation_level = None  # type: ignore[union-attr]
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sync_engine(engine: Any) -> Engine:
+    sync = getattr(engine, "sync_engine", engine)
+    if not isinstance(sync, Engine):
+        raise ArgumentTypeError(f"expected an Engine or AsyncEngine, not {type(engine).__name__}")
+    if sync.dialect.name != "sqlite":
+        raise InvalidArgumentError(
+            f"begin_immediate() is for SQLite engines, not {sync.dialect.name}"
+        )
+    return sync
+
+
+def begin_immediate(engine: Any) -> None:
+    """Make every transaction on ``engine`` start with ``BEGIN IMMEDIATE``.
+
+    Idempotent; accepts an :class:`~sqlalchemy.ext.asyncio.AsyncEngine` too.
+    """
+    sync = _sync_engine(engine)
+    if not event.contains(sync, "begin", on_begin):
+        event.listen(sync, "begin", on_begin)
+
+
+def remove_begin_immediate(engine: Any) -> None:
+    """Undo :func:`begin_immediate`; pooled connections are discarded so that new ones
+    get the driver's default transaction handling back."""
+    sync = _sync_engine(engine)
+    if event.contains(sync, "begin", on_begin):
+        event.remove(sync, "begin", on_begin)
+        sync.dispose()

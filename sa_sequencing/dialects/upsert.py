@@ -27,10 +27,10 @@ from sqlalchemy import BigInteger
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection
 
-from ..types import UTCDateTime
+from ..rules.counters import CounterKey
+from ..rules.counters import CounterState
+from ..store.types import UTCDateTime
 from .base import Advance
-from .base import CounterKey
-from .base import CounterState
 from .base import CounterStrategy
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ The revisions live in ``sa_sequencing/migrations/versions``, reachable from a ho
 
 Each revision is frozen: it spells out the tables as they were when it was written and
 never reads the models, so applying it gives the same schema whatever version of the
-package is installed. A change to :mod:`sa_sequencing.models` ships as a new revision on
+package is installed. A change to :mod:`sa_sequencing.store.models` ships as a new revision on
 this branch (``down_revision`` = the previous head of the branch); the test suite fails
 while the models and the branch's head disagree.
 

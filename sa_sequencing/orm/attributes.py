@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Mapper
 
+from ..allocation.runtime import Runtime
+from ..allocation.runtime import instances
 from ..errors import ArgumentTypeError
 from ..errors import ConfigurationError
 from .defaults import DefaultsPlan
@@ -23,7 +25,6 @@ from .spec import SequenceSpec
 if TYPE_CHECKING:
     from sqlalchemy.orm.state import InstanceState
 
-    from ..sequencing import Sequencing
 
 __all__ = ["NumberedAttribute", "numbered_attributes"]
 
@@ -34,7 +35,7 @@ class NumberedAttribute:
 
     key: str
     spec: SequenceSpec
-    sequencing: Sequencing
+    sequencing: Runtime
     label: str
     """``Model.attribute``, for messages."""
     defaults: DefaultsPlan | None = None
@@ -121,10 +122,9 @@ def numbered_attributes(mapper: Mapper[Any]) -> tuple[NumberedAttribute, ...]:
     return found
 
 
-def _resolve(spec: SequenceSpec, column: Any, mapper: Mapper[Any], key: str) -> Sequencing:
+def _resolve(spec: SequenceSpec, column: Any, mapper: Mapper[Any], key: str) -> Runtime:
     if spec.sequencing is not None:
         return spec.sequencing
-    from ..sequencing import instances
 
     every = instances()
     table = getattr(column, "table", None)

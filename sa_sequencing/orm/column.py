@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import mapped_column
 
-from ..definitions import normalize_name
+from ..allocation.runtime import Runtime
 from ..errors import ArgumentTypeError
-from ..limits import NUMBER_LENGTH
+from ..rules.definitions import normalize_name
+from ..rules.limits import NUMBER_LENGTH
 from .flush import ensure_flush_hook
 from .spec import INFO_KEY
 from .spec import Getter
@@ -20,7 +21,6 @@ from .spec import SequenceSpec
 if TYPE_CHECKING:
     from sqlalchemy.orm import MappedColumn
 
-    from ..sequencing import Sequencing
 
 __all__ = ["SequenceColumn"]
 
@@ -32,7 +32,7 @@ def SequenceColumn(
     context: Getter = None,
     date: Getter = None,
     when: Callable[[Any], bool] | None = None,
-    sequencing: Sequencing | None = None,
+    sequencing: Runtime | None = None,
     **column_kwargs: Any,
 ) -> MappedColumn[Any]:
     """A column the flush fills with the next number of sequence ``name``.
@@ -83,9 +83,8 @@ def _predicate(when: Any) -> Callable[[Any], bool] | None:
     return when  # type: ignore[no-any-return]
 
 
-def _sequencing(value: Any) -> Sequencing | None:
-    from ..sequencing import Sequencing
+def _sequencing(value: Any) -> Runtime | None:
 
-    if value is not None and not isinstance(value, Sequencing):
+    if value is not None and not isinstance(value, Runtime):
         raise ArgumentTypeError(f"SequenceColumn sequencing= takes a Sequencing, not {value!r}")
     return value

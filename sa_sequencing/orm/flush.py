@@ -13,7 +13,7 @@ new object, it gets the Python-side column defaults they may read, and an input 
 the database fills is refused (:mod:`sa_sequencing.orm.defaults`).  The numbers are
 drawn per counter ``(sequence, scope, period)`` with one counter statement each,
 counters taken in sorted order (no deadlock between two flushes, see
-:mod:`sa_sequencing.batch`), and handed out in the objects' insert order.  Every check
+:mod:`sa_sequencing.allocation.batch`), and handed out in the objects' insert order.  Every check
 (definitions, scopes, contexts) runs before the first counter statement; a failure
 raises a :class:`~sa_sequencing.SequencingError` naming the model, the attribute and
 the sequence, with nothing written, and takes the default values the hook filled in
@@ -44,7 +44,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.state import InstanceState
 
-from ..batch import Batch
+from ..allocation.batch import Batch
 from ..errors import ArgumentTypeError
 from .attributes import NumberedAttribute
 from .attributes import numbered_attributes

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from typing import Any
 
-if TYPE_CHECKING:
-    from ..sequencing import Sequencing
+from ..allocation.runtime import Runtime
 
 __all__ = ["INFO_KEY", "Getter", "SequenceSpec"]
 
@@ -27,4 +25,4 @@ class SequenceSpec:
     context: Getter = None
     date: Getter = None
     when: Callable[[Any], bool] | None = None
-    sequencing: Sequencing | None = None
+    sequencing: Runtime | None = None

@@ -16,7 +16,7 @@ from sa_sequencing import AuditRepository
 from sa_sequencing import ConfigurationError
 from sa_sequencing import CounterMixin
 from sa_sequencing import Sequencing
-from sa_sequencing.sequencing import instances
+from sa_sequencing.allocation.runtime import instances
 
 
 def registered(base: type[DeclarativeBase]) -> tuple[set[str], set[str], list[Sequencing]]:

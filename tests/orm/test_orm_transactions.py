@@ -276,7 +276,7 @@ def test_ambiguous_sequencing_is_a_clear_error(orm, engine):
 
 
 def _sequencings() -> list[Sequencing]:
-    from sa_sequencing.sequencing import instances
+    from sa_sequencing.allocation.runtime import instances
 
     return instances()
 

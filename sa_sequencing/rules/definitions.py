@@ -1,0 +1,328 @@
+"""Sequence definitions: the validated, immutable view of a ``sequences`` row.
+
+:func:`validate_options` is the single gate every definition passes through, on
+``define`` and on ``update`` alike, so a definition in the table is always one
+that can issue numbers without repeating them (unless the caller opted in with
+``allow_repeats=True``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..errors import ArgumentTypeError
+from ..errors import ConfigurationError
+from ..errors import PatternError
+from ..errors import SequenceLockedError
+from ..errors import describe
+from .checks import check_flag
+from .checks import check_metadata
+from .checks import check_text
+from .checks import unstorable
+from .enums import GapPolicy
+from .enums import OverflowBehavior
+from .enums import ResetPeriod
+from .limits import MAX_COUNTER
+from .limits import NAME_LENGTH
+from .limits import NUMBER_LENGTH
+from .limits import PATTERN_LENGTH
+from .limits import SCOPE_LENGTH
+from .limits import TIMEZONE_LENGTH
+from .patterns import Pattern
+from .periods import zone
+from .versions import PatternVersion
+
+__all__ = ["SequenceDefinition", "normalize_name", "normalize_scope", "validate_options"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+#: Options of ``define`` and ``update`` and their defaults.
+DEFAULTS: dict[str, Any] = {
+    "reset_period": ResetPeriod.NEVER,
+    "reset_limit": None,
+    "step": 1,
+    "start": 1,
+    "gap_policy": GapPolicy.ALLOW_GAPS,
+    "overflow": OverflowBehavior.THROW_EXCEPTION,
+    "exhaustion_threshold": 90,
+    "timezone": "UTC",
+    "fiscal_year_start": 1,
+    "cache_size": 0,
+    "audit_numbers": True,
+    "allow_repeats": False,
+    "metadata": None,
+}
+
+#: Options that change which counter a document draws from; fixed once numbers exist.
+COUNTING_OPTIONS = frozenset({"reset_period", "reset_limit", "fiscal_year_start"})
+
+
+def _identifier(text: str, what: str, limit: int, hint: str, shown: object) -> str:
+    """Check a name or scope: non-empty, no surrounding blanks or control characters,
+    at most ``limit`` characters."""
+    if not text.strip() or text != text.strip() or _CONTROL.search(text):
+        raise ConfigurationError(f"invalid {what} {shown!r}: {hint}")
+    error = unstorable(text, what)
+    if error is not None:
+        raise error
+    if len(text) > limit:
+        raise ConfigurationError(
+            f"{what} {text[:20]!r}... is {len(text)} characters long: the limit is {limit}"
+        )
+    return text
+
+
+def normalize_name(name: object) -> str:
+    """Check a sequence name: a non-empty string of at most 100 characters."""
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"sequence name must be a str, not {type(name).__name__}")
+    hint = "give a non-empty name without surrounding blanks or control characters"
+    return _identifier(name, "sequence name", NAME_LENGTH, hint, name)
+
+
+def normalize_scope(scope: object) -> str:
+    """The stored key of a scope: ``""`` for the global scope (``None``)."""
+    if scope is None:
+        return ""
+    if isinstance(scope, bool) or not isinstance(scope, (str, int)):
+        raise ArgumentTypeError(f"scope must be a str, an int or None, not {type(scope).__name__}")
+    hint = "give a non-empty identifier, or scope=None for the global scope"
+    return _identifier(str(scope), "scope", SCOPE_LENGTH, hint, scope)
+
+
+def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COUNTER) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArgumentTypeError(f"{option} must be an int, not {type(value).__name__}")
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(
+            f"invalid {option} {value}: must be between {minimum} and {maximum}"
+        )
+    return value
+
+
+def validate_options(
+    name: str, scope: str, pattern: object, options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Check a whole definition and return its column values.
+
+    ``options`` holds every key of :data:`DEFAULTS`.  Raises before anything is
+    written: :class:`TypeError` for a value of the wrong type,
+    :class:`~sa_sequencing.ConfigurationError` or :class:`~sa_sequencing.PatternError`
+    (both also :class:`ValueError`) for a value that cannot work.
+    """
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise ArgumentTypeError(
+            f"unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(DEFAULTS)}"
+        )
+    where = describe(name, scope)
+    overflow = OverflowBehavior.coerce(options["overflow"], field="overflow")
+    compiled = compile_pattern(pattern, where, name, scope, overflow=overflow)
+    values: dict[str, Any] = {
+        "pattern": pattern,
+        "reset_period": ResetPeriod.coerce(options["reset_period"], field="reset_period").value,
+        "gap_policy": GapPolicy.coerce(options["gap_policy"], field="gap_policy").value,
+        "overflow": overflow.value,
+        "step": _integer(options["step"], "step", minimum=1, maximum=2**31 - 1),
+        "start": _integer(options["start"], "start", minimum=0),
+        "exhaustion_threshold": _integer(
+            options["exhaustion_threshold"], "exhaustion_threshold", minimum=1, maximum=100
+        ),
+        "fiscal_year_start": _integer(
+            options["fiscal_year_start"], "fiscal_year_start", minimum=1, maximum=12
+        ),
+        "cache_size": _integer(options["cache_size"], "cache_size", minimum=0, maximum=2**31 - 1),
+        "audit_numbers": check_flag(options["audit_numbers"], "audit_numbers"),
+        "allow_repeats": check_flag(options["allow_repeats"], "allow_repeats"),
+    }
+    limit = options["reset_limit"]
+    values["reset_limit"] = (
+        None if limit is None else _integer(limit, "reset_limit", minimum=1, maximum=2**31 - 1)
+    )
+    tz = check_text(options["timezone"], "timezone", limit=TIMEZONE_LENGTH)
+    assert tz is not None
+    zone(tz)
+    values["timezone"] = tz
+    values["metadata_"] = check_metadata(options["metadata"], f"{where}: metadata")
+
+    if values["cache_size"]:
+        raise ConfigurationError(
+            f"{where}: cache_size={values['cache_size']} asks for the gap-tolerant block mode, "
+            "which this version does not provide yet; use cache_size=0 (gapless)",
+            sequence=name,
+            scope=scope,
+        )
+    if compiled.capacity is not None and values["start"] > compiled.capacity:
+        raise ConfigurationError(
+            f"{where}: start {values['start']} does not fit {{COUNTER:{compiled.counter_width}}} "
+            f"(capacity {compiled.capacity}); widen the counter or lower start",
+            sequence=name,
+            scope=scope,
+        )
+    if not values["allow_repeats"]:
+        missing = compiled.missing_reset_tokens(
+            values["reset_period"], fiscal_year_start=values["fiscal_year_start"]
+        )
+        if missing:
+            raise ConfigurationError(
+                f"{where}: a {values['reset_period']} reset would repeat numbers with pattern "
+                f"{pattern!r}: {missing} (or pass allow_repeats=True if repeats are intended)",
+                sequence=name,
+                scope=scope,
+            )
+        if values["reset_limit"] is not None and "CYCLE" not in compiled.token_names:
+            raise ConfigurationError(
+                f"{where}: reset_limit={values['reset_limit']} restarts the counter, so pattern "
+                f"{pattern!r} would repeat numbers: add a {{CYCLE}} token (or pass "
+                "allow_repeats=True if repeats are intended)",
+                sequence=name,
+                scope=scope,
+            )
+    return values
+
+
+def compile_pattern(
+    pattern: object, where: str, name: str, scope: str, *, overflow: OverflowBehavior
+) -> Pattern:
+    """``pattern`` compiled, if its numbers can be stored: :class:`PatternError` (or
+    :class:`~sa_sequencing.InvalidArgumentError` for text no database stores) else.
+
+    A number is refused at ``generate`` when it *could* outgrow the number column
+    (its counter at the most digits it can reach, see
+    :func:`sa_sequencing.rules.placement.render_parts`), so a pattern is refused here by
+    the same rule, with every context variable one character long.
+    """
+    text = check_text(pattern, "pattern", limit=PATTERN_LENGTH)
+    assert text is not None
+    try:
+        compiled = Pattern.compile(text)
+    except PatternError as exc:
+        raise PatternError(f"{where}: {exc}", sequence=name, scope=scope) from exc
+    shortest = compiled.shortest_length_around_counter()
+    digits = max_counter_digits(
+        compiled.counter_width, bounded=overflow is not OverflowBehavior.EXTEND_PADDING
+    )
+    if shortest + digits > NUMBER_LENGTH:
+        raise PatternError(
+            f"{where}: pattern {text!r} gives numbers of at least {shortest + digits} "
+            f"characters ({shortest} around a counter of {digits} digits), but a number "
+            f"holds at most {NUMBER_LENGTH}; shorten its text",
+            sequence=name,
+            scope=scope,
+        )
+    return compiled
+
+
+def max_counter_digits(width: int | None, *, bounded: bool) -> int:
+    """The most digits a counter rendered at ``width`` can have: ``width`` when the
+    pattern's capacity stops it (``bounded``: the counter is padded and does not
+    ``extend_padding``), else those of :data:`~sa_sequencing.rules.limits.MAX_COUNTER`."""
+    if width and bounded:
+        return width
+    return max(width or 0, len(str(MAX_COUNTER)))
+
+
+@dataclass(frozen=True)
+class SequenceDefinition:
+    """A sequence definition as stored, with its policies as enums."""
+
+    id: int
+    name: str
+    scope: str | None
+    """The definition's own scope; ``None`` for a global (template) definition."""
+    pattern: str
+    reset_period: ResetPeriod
+    reset_limit: int | None
+    step: int
+    start: int
+    gap_policy: GapPolicy
+    overflow: OverflowBehavior
+    exhaustion_threshold: int
+    timezone: str
+    fiscal_year_start: int
+    cache_size: int
+    audit_numbers: bool
+    allow_repeats: bool
+    is_locked: bool
+    revision: int
+    metadata: dict[str, Any] | None
+    created_at: datetime | None = field(compare=False)
+    updated_at: datetime | None = field(compare=False)
+    versions: tuple[PatternVersion, ...] = field(default=(), compare=False)
+    """Pattern versions by document date (filled in by the allocator)."""
+
+    @classmethod
+    def from_row(cls, row: Any) -> SequenceDefinition:
+        return cls(
+            id=row.id,
+            name=row.name,
+            scope=row.scope or None,
+            pattern=row.pattern,
+            reset_period=ResetPeriod(row.reset_period),
+            reset_limit=row.reset_limit,
+            step=row.step,
+            start=row.start,
+            gap_policy=GapPolicy(row.gap_policy),
+            overflow=OverflowBehavior(row.overflow),
+            exhaustion_threshold=row.exhaustion_threshold,
+            timezone=row.timezone,
+            fiscal_year_start=row.fiscal_year_start,
+            cache_size=row.cache_size,
+            audit_numbers=bool(row.audit_numbers),
+            allow_repeats=bool(row.allow_repeats),
+            is_locked=bool(row.is_locked),
+            revision=row.revision,
+            metadata=row.metadata,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @cached_property
+    def compiled(self) -> Pattern:
+        return Pattern.compile(self.pattern)
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+    @property
+    def scope_key(self) -> str:
+        return self.scope or ""
+
+    def describe(self, scope: str | None = None) -> str:
+        return describe(self.name, scope if scope is not None else self.scope)
+
+    def options(self) -> dict[str, Any]:
+        """The definition's options, as ``define`` takes them."""
+        return {
+            "reset_period": self.reset_period,
+            "reset_limit": self.reset_limit,
+            "step": self.step,
+            "start": self.start,
+            "gap_policy": self.gap_policy,
+            "overflow": self.overflow,
+            "exhaustion_threshold": self.exhaustion_threshold,
+            "timezone": self.timezone,
+            "fiscal_year_start": self.fiscal_year_start,
+            "cache_size": self.cache_size,
+            "audit_numbers": self.audit_numbers,
+            "allow_repeats": self.allow_repeats,
+            "metadata": self.metadata,
+        }
+
+
+def locked_error(definition: SequenceDefinition, scope: str) -> SequenceLockedError:
+    scope_arg = f", scope={definition.scope!r}" if definition.scope else ""
+    return SequenceLockedError(
+        f"{describe(definition.name, scope)} is locked and issues no numbers: unlock it with "
+        f"unlock({definition.name!r}{scope_arg})",
+        sequence=definition.name,
+        scope=scope,
+    )
