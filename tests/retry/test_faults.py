@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import BACKENDS
-from conftest import server_url
 from drivers import DRIVERS
 from drivers import Driver
 from drivers import driver_url
@@ -27,15 +25,15 @@ from sa_sequencing.faults import Fault
 from sa_sequencing.faults import classify
 
 
-def _url(backend: str) -> str:
-    if backend not in BACKENDS:
-        pytest.skip(f"{backend} not selected (SA_SEQUENCING_TEST_BACKENDS)")
-    return server_url(backend)
+def only(backend: str, wanted: str) -> None:
+    if backend != wanted:
+        pytest.skip(f"{wanted} only")
 
 
 @pytest.fixture(scope="module")
-def pg() -> Iterator[sa.Engine]:
-    engine = sa.create_engine(_url("postgresql"), pool_size=5)
+def pg(backend: str, url: str) -> Iterator[sa.Engine]:
+    only(backend, "postgresql")
+    engine = sa.create_engine(url, pool_size=5)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS fault_probe")
         conn.exec_driver_sql("CREATE TABLE fault_probe (id INT PRIMARY KEY, v INT)")
@@ -47,8 +45,9 @@ def pg() -> Iterator[sa.Engine]:
 
 
 @pytest.fixture(scope="module")
-def my() -> Iterator[sa.Engine]:
-    engine = sa.create_engine(_url("mysql"), pool_size=5)
+def my(backend: str, url: str) -> Iterator[sa.Engine]:
+    only(backend, "mysql")
+    engine = sa.create_engine(url, pool_size=5)
     with engine.begin() as conn:
         for table, columns in (
             ("fault_probe", "id INT PRIMARY KEY, v INT"),
@@ -294,7 +293,8 @@ def test_each_mysql_driver_reports_a_killed_connection(my: sa.Engine, driver: Dr
 
 
 @pytest.fixture
-def sqlite_file(tmp_path: Any) -> str:
+def sqlite_file(backend: str, tmp_path: Any) -> str:
+    only(backend, "sqlite")
     path = str(tmp_path / "faults.db")
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA journal_mode = WAL")
