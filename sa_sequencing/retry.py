@@ -47,6 +47,7 @@ from collections.abc import Callable
 from typing import Any
 from typing import TypeVar
 
+from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.orm import Session
 
 from .errors import InvalidArgumentError
@@ -118,7 +119,9 @@ def _check(attempts: object, backoff: object, max_backoff: object) -> None:
 
 def _at_commit(exc: BaseException) -> BaseException:
     """What an error at ``COMMIT`` becomes: a lost connection is an unknown outcome."""
-    if classify(exc) is not Fault.CONNECTION_LOST:
+    if classify(exc) is not Fault.CONNECTION_LOST or isinstance(exc, PendingRollbackError):
+        # SQLAlchemy refused to send COMMIT on a connection invalidated earlier: the
+        # outcome is known (rolled back), and the transaction may run again
         return exc
     first_line = str(exc).splitlines()[0] if str(exc) else ""
     return CommitOutcomeUnknownError(

@@ -97,6 +97,28 @@ def test_connection_lost_during_commit_is_an_unknown_outcome(engine, tx, session
         assert seqs.generate("lost") == "L-1"
 
 
+def test_a_lost_connection_the_work_swallowed_is_run_again(engine, tx, sessions, sequencing):
+    """The work catches the error of its dead connection and returns: SQLAlchemy then
+    refuses COMMIT (PendingRollbackError) without sending it, so the outcome is known
+    (rolled back) and the transaction runs again."""
+    server_only(engine)
+    with tx() as seqs:
+        seqs.define("lost", "L-{COUNTER}")
+    runs: list[str] = []
+
+    def work(session: Session) -> str:
+        number = sequencing.manager(session).generate("lost")
+        runs.append(number)
+        if len(runs) == 1:
+            kill_own_connection(engine, session)
+            with contextlib.suppress(DBAPIError):
+                session.execute(sa.text("SELECT 1"))
+        return number
+
+    assert run_in_transaction(sessions, work) == "L-1"
+    assert runs == ["L-1", "L-1"]
+
+
 def test_serialization_failure_at_commit_is_run_again(engine, url, tx, sequencing):
     """Write skew at SERIALIZABLE on PostgreSQL: our transaction reads A and writes B,
     another reads B, writes A and commits first; our COMMIT is refused (40001)."""
