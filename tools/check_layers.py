@@ -48,7 +48,17 @@ SIBLINGS = {frozenset({"service", "orm"})}
 #: Modules that may import only the package's public names (and their own subpackage).
 PUBLIC_ONLY = {"cli", "report", "alembic", "__main__"}
 #: The documented import paths: the package root and these modules.
-PUBLIC_PATHS = {"__init__", "errors", "retry", "sqlite", "dialects", "orm", "alembic"}
+PUBLIC_PATHS = {
+    "__init__",
+    "errors",
+    "retry",
+    "sqlite",
+    "dialects",
+    "orm",
+    "alembic",
+    "cli",
+    "report",
+}
 
 
 def modules(root: Path) -> dict[str, Path]:

@@ -17,6 +17,8 @@ create is refused with one line on standard error.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sqlite3
 import sys
@@ -43,8 +45,8 @@ from .. import SequenceManager
 from .common import PROG
 from .common import SEQUENCING
 from .common import Command
+from .common import Result
 from .common import UserError
-from .common import print_lines
 from .common import scope_label
 from .common import table
 
@@ -145,7 +147,8 @@ class Demo:
             definitions = seqs.list()
         print("Sequences (global definitions: each tenant counts on its own)")
         rows = [(d.name, d.pattern, d.reset_period, d.gap_policy) for d in definitions]
-        print_lines(table(rows, indent="  "))
+        for line in table(rows, indent="  "):
+            print(line)
 
     def number_invoices(self) -> None:
         draws: list[_Draw] = []
@@ -255,7 +258,8 @@ class Demo:
         print(f"Audit trail (last {len(entries)} entries)")
         rows: list[Sequence[object]] = [("TIME", "EVENT", "SEQUENCE", "SCOPE", "NUMBER", "ACTOR")]
         rows += [_audit_row(e) for e in entries]
-        print_lines(table(rows, indent="  "))
+        for line in table(rows, indent="  "):
+            print(line)
 
 
 def _audit_row(entry: AuditEntry) -> tuple[object, ...]:
@@ -324,10 +328,18 @@ def claim_demo_file(path: Path) -> None:
         connection.commit()
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace) -> Result:
     path = Path(args.file)
     claim_demo_file(path)
-    return Demo(path).run()
+    demo = Demo(path)
+    if not args.json:
+        return Result({}, [], demo.run())  # the story is printed as it goes
+    story = io.StringIO()
+    with contextlib.redirect_stdout(story):
+        status = demo.run()
+    lines = story.getvalue().splitlines()
+    data = {"file": str(path), "ok": status == 0, "failures": demo.failures, "story": lines}
+    return Result(data, lines, status)
 
 
 def add_demo_command(command: Command) -> None:

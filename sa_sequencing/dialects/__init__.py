@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..rules.counters import CounterKey
 from ..rules.counters import CounterState
+from .base import Advance
 from .base import AuditSpec
 from .base import CounterStrategy
 from .base import ErrorKind
@@ -21,6 +22,7 @@ from .postgresql import PostgreSQLCounterStrategy
 from .sqlite import SQLiteCounterStrategy
 
 __all__ = [
+    "Advance",
     "AuditSpec",
     "CounterKey",
     "CounterState",

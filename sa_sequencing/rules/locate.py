@@ -1,17 +1,18 @@
 """Finding where an issued number came from: its counter period, cycle and value.
 
 ``void`` is given a number as text.  The number is read back with the patterns that
-could have rendered it (the definition's, its versions', and the series patterns of
-``switch_pattern``), and matched against the counters of its sequence and scope: the
-period must be consistent with the date tokens the number carries and the value must
-have been drawn from that counter already.  A number that matches no counter was
-never issued; one that matches several (a pattern without the tokens that tell its
-periods apart) needs the document date.
+could have rendered it (the definition's, its versions', those an ``update`` replaced,
+and the series patterns of ``switch_pattern``), and matched against the counters of its
+sequence and scope: the period must be consistent with the date tokens the number
+carries and the value must have been drawn from that counter already.  A number that
+matches no counter was never issued; one that matches several (a pattern without the
+tokens that tell its periods apart) needs the document date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from datetime import timedelta
@@ -40,9 +41,16 @@ def locate(
     definition: SequenceDefinition,
     number: str,
     counters: Iterable[CounterSnapshot],
+    patterns: Sequence[Pattern] | None = None,
 ) -> list[Location]:
-    """Every issued place ``number`` can stand for (normally exactly one)."""
-    patterns = [definition.compiled, *(v.compiled for v in definition.versions)]
+    """Every issued place ``number`` can stand for (normally exactly one).
+
+    ``patterns`` are the patterns numbers of the definition may have (without the
+    series of ``switch_pattern``, which are derived here); by default its own and its
+    versions'.
+    """
+    if patterns is None:
+        patterns = [definition.compiled, *(v.compiled for v in definition.versions)]
     found: list[Location] = []
     for counter in counters:
         for pattern, cycles in _readings(definition, patterns, counter.cycle):
@@ -58,7 +66,7 @@ def locate(
 
 
 def _readings(
-    definition: SequenceDefinition, patterns: list[Pattern], last_cycle: int
+    definition: SequenceDefinition, patterns: Sequence[Pattern], last_cycle: int
 ) -> Iterable[tuple[Pattern, list[int]]]:
     if definition.overflow is OverflowBehavior.SWITCH_PATTERN:
         for cycle in range(1, last_cycle + 1):
@@ -109,7 +117,7 @@ def period_range(
     if reset_period is ResetPeriod.YEARLY:
         return date(int(period), 1, 1), date(int(period), 12, 31)
     year = int(period.removeprefix("FY"))
-    first = date(year, fiscal_year_start, 1)
+    first = date(year, fiscal_year_start, 1) if year else date.min  # FY0000 begins in year 1
     return first, _day_before(year + 1, fiscal_year_start)
 
 

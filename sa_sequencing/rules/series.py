@@ -22,7 +22,6 @@ the same error) exactly as ``generate`` would.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from .patterns import Pattern
@@ -38,7 +37,7 @@ __all__ = ["series_label", "series_pattern", "threshold_value"]
 
 def threshold_value(capacity: int, percent: int) -> int:
     """The first counter value at or past ``percent`` of ``capacity``."""
-    return max(1, math.ceil(capacity * percent / 100))
+    return max(1, -(-capacity * percent // 100))  # exact: a float loses digits past 2**53
 
 
 def series_pattern(pattern: Pattern, cycle: int) -> Pattern:

@@ -126,13 +126,24 @@ class ManagerBase:
         definition = allocator.load(self._connection, name, scope_key, shared_lock=shared_lock)
         return definition, scope_key
 
-    def _patterns(self, definition: SequenceDefinition) -> builtins.list[Pattern]:
-        """Every pattern numbers of ``definition`` may have: its own, its versions', and
-        the series patterns of ``switch_pattern`` reached so far."""
+    def _base_patterns(self, definition: SequenceDefinition) -> builtins.list[Pattern]:
+        """The patterns numbers of ``definition`` may have, before ``switch_pattern``'s
+        series: its own, its versions' and those ``update(pattern=...)`` replaced."""
         patterns = [definition.compiled]
         patterns += [
             v.compiled for v in self.repositories.pattern_versions.for_definition(definition)
         ]
+        for source in self.repositories.audits.former_patterns(
+            definition.name, definition.scope_key
+        ):
+            if all(p.source != source for p in patterns):
+                patterns.append(Pattern.compile(source))
+        return patterns
+
+    def _patterns(self, definition: SequenceDefinition) -> builtins.list[Pattern]:
+        """Every pattern numbers of ``definition`` may have: :meth:`_base_patterns`
+        and the series patterns of ``switch_pattern`` reached so far."""
+        patterns = self._base_patterns(definition)
         if definition.overflow is OverflowBehavior.SWITCH_PATTERN:
             cycles = max(
                 (c.cycle for c in self.repositories.counters.for_sequence(definition)), default=1

@@ -147,12 +147,10 @@ class LifecycleMixin(ManagerBase):
     def _place_issued(self, definition: SequenceDefinition, scope: str, number: str) -> Location:
         where = describe(definition.name, scope)
         counters = self.repositories.counters.for_sequence(definition, scope)
-        places = locate(definition, number, counters)
+        patterns = self._base_patterns(definition)
+        places = locate(definition, number, counters, patterns)
         if not places:
-            known = any(
-                p.validate(number)
-                for p in [definition.compiled, *(v.compiled for v in definition.versions)]
-            )
+            known = any(p.validate(number) for p in patterns)
             why = (
                 "was never issued (its counter has not reached it)"
                 if known or counters

@@ -319,6 +319,28 @@ class AuditRepository(RepositoryBase):
         )
         self.connection.execute(insert(self.tables.audits).values(**row))
 
+    def former_patterns(self, sequence_name: str, scope: str) -> list[str]:
+        """The patterns ``update(pattern=...)`` replaced on the definition of
+        (``sequence_name``, ``scope``), oldest first: numbers issued before an update
+        still have them."""
+        a = self.tables.audits
+        stmt = (
+            select(a.c.data)
+            .where(
+                a.c.sequence_name == sequence_name,
+                a.c.scope == scope,
+                a.c.event == "pattern_modified",
+            )
+            .order_by(a.c.id)
+        )
+        found: list[str] = []
+        for (data,) in self.connection.execute(stmt):
+            change = (data or {}).get("changes", {}).get("pattern")
+            old = change[0] if isinstance(change, list) and change else None
+            if isinstance(old, str) and old not in found:
+                found.append(old)
+        return found
+
     def entries(
         self,
         name: str | None = None,

@@ -294,3 +294,25 @@ def test_voids_by_two_transactions_holding_served_gaps_do_not_deadlock(
     assert sorted(served) == [numbers[1], numbers[4]]
     with tx() as seqs:
         assert seqs.gap_report("inv") == [numbers[0], numbers[3]]
+
+
+def test_numbers_issued_before_a_pattern_update_can_still_be_voided(tx):
+    """update(pattern=...) changes the numbers to come; those already issued keep the
+    pattern they were issued with, and void, validate and parse still read them."""
+    with tx() as seqs:
+        seqs.define("upd", "INV-{COUNTER:4}", gap_policy="report_gaps_only")
+        old = seqs.generate_many("upd", 2)
+        seqs.update("upd", pattern="INV-{COUNTER:6}")
+        seqs.update("upd", pattern="IN-{COUNTER:6}")
+        new = seqs.generate("upd")
+    assert old == ["INV-0001", "INV-0002"] and new == "IN-000003"
+    with tx() as seqs:
+        assert seqs.validate("upd", "INV-0001") and seqs.parse("upd", "INV-0002") == {"COUNTER": 2}
+        seqs.void("upd", "INV-0001", reason="customer_cancelled")
+        seqs.void("upd", "IN-000003")
+        with pytest.raises(InvalidCounterValueError, match="never issued"):
+            seqs.void("upd", "INV-0004")  # a value the counter has not reached
+        with pytest.raises(InvalidCounterValueError, match="already a gap"):
+            seqs.void("upd", "INV-0001")
+    with tx() as seqs:
+        assert seqs.gap_report("upd") == ["INV-0001", "IN-000003"]

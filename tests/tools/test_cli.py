@@ -42,7 +42,7 @@ def initialized(run):
     return run
 
 
-def test_whole_cycle(initialized):
+def test_whole_cycle(initialized, url):
     run = initialized
     year = date.today().year  # the sequences' time zone is UTC; close enough off New Year
 
@@ -109,7 +109,8 @@ def test_whole_cycle(initialized):
     assert out == ""
     assert err.startswith("error: ")
     assert "is locked" in err
-    assert "sa-sequencing unlock invoice_number\n" in err  # the lock is on the global one
+    # the lock is on the global one; the hint names the database the command used
+    assert f"sa-sequencing unlock invoice_number --url {url}\n" in err
 
     code, out, _ = run("unlock", "invoice_number")
     assert code == 0
