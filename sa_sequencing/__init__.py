@@ -26,6 +26,8 @@ from .errors import UnsupportedDialectError
 from .orm import SequenceColumn
 from .orm import install_flush_hook
 from .orm import uninstall_flush_hook
+from .retry import CommitOutcomeUnknownError
+from .retry import async_run_in_transaction
 from .retry import run_in_transaction
 from .rules.compose import compose_child
 from .rules.definitions import SequenceDefinition
@@ -64,6 +66,7 @@ __all__ = [
     "AuditEntry",
     "AuditMixin",
     "AuditRepository",
+    "CommitOutcomeUnknownError",
     "ConfigurationError",
     "CounterMixin",
     "CounterRepository",
@@ -103,6 +106,7 @@ __all__ = [
     "SequencingWarning",
     "UnsupportedDialectError",
     "__version__",
+    "async_run_in_transaction",
     "compose_child",
     "install_flush_hook",
     "register_dialect_strategy",
