@@ -38,8 +38,9 @@ from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.exc import StatementError
 
 from .errors import SequenceBusyError
+from .errors import describe
 
-__all__ = ["Fault", "classify", "driver_error_code", "sqlstate"]
+__all__ = ["Fault", "busy_error", "classify", "driver_error_code", "sqlstate"]
 
 
 class Fault(enum.Enum):
@@ -239,3 +240,43 @@ def _classify_sqlite(orig: BaseException) -> Fault:
         return Fault.OTHER
     text = str(orig).lower()
     return Fault.LOCK_WAIT if any(t in text for t in _SQLITE_BUSY_TEXTS) else Fault.OTHER
+
+
+def busy_error(exc: BaseException, *, sequence: str | None, scope: str | None) -> Exception | None:
+    """The :class:`~sa_sequencing.SequenceBusyError` that ``exc`` (a database error met
+    while working on ``sequence``) means to a caller, or ``None`` when it means none
+    (a connection lost, or not a concurrency fault: those are raised as they are).
+
+    The library's entry points (every public manager method, the flush hook) raise
+    this ``from`` the driver's error, so that ``__cause__`` is always the database's
+    own account.
+    """
+    fault = classify(exc)
+    where = describe(sequence, scope)
+    if fault is Fault.SERIALIZATION:
+        return SequenceBusyError(
+            f"{where}: the database rolled the transaction back (a serialization failure, "
+            "a deadlock or, on Galera, a certification conflict); run the whole "
+            "transaction again (sa_sequencing.run_in_transaction does that for you)",
+            sequence=sequence,
+            scope=scope,
+            retryable=True,
+        )
+    if fault is Fault.NOT_READY:
+        return SequenceBusyError(
+            f"{where}: the database cannot take work now (a server starting, a Galera "
+            "node outside the primary component); run the transaction again, later or "
+            "on another node (sa_sequencing.run_in_transaction waits and retries)",
+            sequence=sequence,
+            scope=scope,
+            retryable=True,
+        )
+    if fault is Fault.LOCK_WAIT:
+        return SequenceBusyError(
+            f"{where}: a row this call needed stayed locked by another transaction past "
+            "the lock wait; keep transactions that number documents short, raise "
+            "lock_timeout, or try again later",
+            sequence=sequence,
+            scope=scope,
+        )
+    return None

@@ -34,9 +34,11 @@ from typing import NoReturn
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import ArgumentTypeError
 from ..errors import SequencingError
+from ..faults import busy_error
 from ..rules.checks import check_actor
 from ..rules.checks import check_count
 from ..rules.counters import Issued
@@ -124,8 +126,8 @@ class Batch:
         if placed is None:
             try:
                 placed = self._place(allocator, name, scope, context, day)
-            except SequencingError as exc:
-                raise_named(exc, label)
+            except (SequencingError, DBAPIError) as exc:
+                raise_named(exc, label, sequence=name, scope=scope)
             if key is not None:
                 self._placed[key] = placed
         group, wanted = placed
@@ -184,16 +186,29 @@ class Batch:
                         group.wanted,
                         performed_by=performed_by,
                     )
-                except SequencingError as exc:
-                    raise_named(exc, ", ".join(sorted(group.labels)) or None)
+                except (SequencingError, DBAPIError) as exc:
+                    label = ", ".join(sorted(group.labels)) or None
+                    raise_named(exc, label, sequence=group.name, scope=group.scope)
                 for ticket, item in zip(group.tickets, issued, strict=True):
                     numbers[ticket] = item.number
         return numbers
 
 
-def raise_named(exc: SequencingError, label: str | None) -> NoReturn:
+def raise_named(
+    exc: SequencingError | DBAPIError, label: str | None, *, sequence: str, scope: object
+) -> NoReturn:
     """Raise ``exc`` again, its message led by who asked for the number
-    (``Model.attr``); its cause (the driver's error, say) stays its cause."""
+    (``Model.attr``): a database error as the
+    :class:`~sa_sequencing.SequenceBusyError` it means (raised as it is when it means
+    none, a lost connection say), its cause kept as the cause."""
+    scope_text = scope if isinstance(scope, str) else None
+    if isinstance(exc, DBAPIError):
+        busy = busy_error(exc, sequence=sequence, scope=scope_text)
+        if busy is None:
+            raise exc
+        if label is not None:
+            busy.args = (f"{label}: {busy}",)
+        raise busy from exc
     if label is None:
         raise exc
     renamed = copy.copy(exc)

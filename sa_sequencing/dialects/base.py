@@ -38,6 +38,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ArgumentTypeError
+from ..faults import Fault
+from ..faults import classify
 from ..rules.counters import CounterKey
 from ..rules.counters import CounterState
 from ..rules.limits import MAX_COUNTER
@@ -287,11 +289,13 @@ class CounterStrategy(LedgerWriter):
         return getattr(conn.dialect, "_on_connect_isolation_level", None) == "AUTOCOMMIT"
 
     def classify(self, exc: DBAPIError) -> ErrorKind | None:
-        """Tell a lock timeout or serialization failure from other errors."""
-        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        if code in ("40001", "40P01"):
+        """Tell a lock timeout or serialization failure from other errors, by
+        :func:`sa_sequencing.faults.classify` (the one classifier of the package); a
+        strategy for another database may refine it."""
+        fault = classify(exc)
+        if fault in (Fault.SERIALIZATION, Fault.NOT_READY):
             return ErrorKind.SERIALIZATION
-        if code == "55P03":
+        if fault is Fault.LOCK_WAIT:
             return ErrorKind.LOCK_TIMEOUT
         return None
 

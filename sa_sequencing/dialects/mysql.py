@@ -70,37 +70,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
+from ..faults import driver_error_code
 from ..rules.counters import CounterKey
 from ..rules.counters import CounterState
 from ..store.types import UTCDateTime
 from .base import Advance
 from .base import CounterStrategy
-from .base import ErrorKind
 
 __all__ = ["MariaDBCounterStrategy", "MySQLCounterStrategy", "ReadBack", "driver_error_code"]
 
-#: MySQL's error numbers for a lock wait that ran out and for a deadlock (also a
-#: Galera certification failure).
-ER_LOCK_WAIT_TIMEOUT = 1205
-ER_LOCK_DEADLOCK = 1213
 #: ER_DATA_OUT_OF_RANGE: "BIGINT value is out of range in ..."
 _OUT_OF_RANGE = 1690
-
-
-def driver_error_code(orig: BaseException | None) -> int | None:
-    """The server's error number carried by a MySQL driver's exception.
-
-    MariaDB Connector/Python (and MySQL Connector/Python) keep it in ``errno``, with
-    the message as the first argument; PyMySQL, mysqlclient, asyncmy and aiomysql
-    raise ``Error(code, message)``.
-    """
-    code = getattr(orig, "errno", None)
-    if isinstance(code, int) and not isinstance(code, bool):
-        return code
-    args = getattr(orig, "args", ())
-    if args and isinstance(args[0], int) and not isinstance(args[0], bool):
-        return args[0]
-    return None
 
 
 class ReadBack(enum.Enum):
@@ -248,14 +228,6 @@ class MySQLCounterStrategy(CounterStrategy):
         )
         row = conn.execute(self._read_locked, params).one()
         return CounterState(row.value, row.cycle)
-
-    def classify(self, exc: DBAPIError) -> ErrorKind | None:
-        code = driver_error_code(exc.orig)
-        if code == ER_LOCK_WAIT_TIMEOUT:
-            return ErrorKind.LOCK_TIMEOUT
-        if code == ER_LOCK_DEADLOCK:
-            return ErrorKind.SERIALIZATION
-        return None
 
     def prepare_lock_wait(self, conn: Connection) -> None:
         if self.lock_timeout is None:

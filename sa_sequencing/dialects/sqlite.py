@@ -28,7 +28,6 @@ from sqlalchemy import func
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
 from ..errors import ArgumentTypeError
 from ..errors import InvalidArgumentError
@@ -37,7 +36,6 @@ from ..rules.counters import CounterKey
 from ..rules.counters import CounterState
 from .base import Advance
 from .base import CounterStrategy
-from .base import ErrorKind
 from .upsert import UpsertCounterStrategy
 
 __all__ = ["SQLiteCounterStrategy", "begin_immediate", "on_begin", "remove_begin_immediate"]
@@ -99,12 +97,6 @@ class SQLiteCounterStrategy(UpsertCounterStrategy):
             return super().lock_counter(conn, key, empty=empty, now=now)
         self._check_old_sqlite(conn)
         return CounterStrategy.lock_counter(self, conn, key, empty=empty, now=now)
-
-    def classify(self, exc: DBAPIError) -> ErrorKind | None:
-        message = str(exc.orig).lower()
-        if "database is locked" in message or "database table is locked" in message:
-            return ErrorKind.LOCK_TIMEOUT
-        return None
 
     def prepare_lock_wait(self, conn: Connection) -> None:
         if self.lock_timeout is None:

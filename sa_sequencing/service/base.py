@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 from typing import TypeVar
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..allocation.runtime import Runtime
 from ..errors import SequenceNotFoundError
 from ..errors import describe
+from ..faults import busy_error
 from ..rules.definitions import SequenceDefinition
 from ..rules.definitions import normalize_name
 from ..rules.definitions import normalize_scope
@@ -34,9 +38,55 @@ from ..store.repositories import SequenceRepository
 from ..store.reservations import ReservationRepository
 from ..store.versions import PatternVersionRepository
 
-__all__ = ["ManagerBase", "Repositories"]
+__all__ = ["ManagerBase", "Repositories", "translates_database_errors"]
 
 _R = TypeVar("_R")
+_C = TypeVar("_C", bound=type)
+
+
+def _translating(method: Callable[..., _R]) -> Callable[..., _R]:
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except DBAPIError as exc:
+            # Only on the error path: which sequence the call was about, for the message.
+            given = signature.bind_partial(*args, **kwargs).arguments
+            name, scope = given.get("name"), given.get("scope")
+            busy = busy_error(
+                exc,
+                sequence=name if isinstance(name, str) else None,
+                scope=scope if isinstance(scope, str) else None,
+            )
+            if busy is None:
+                raise
+            raise busy from exc
+
+    return call
+
+
+def translates_database_errors(cls: _C) -> _C:
+    """Make every public method of ``cls`` (its bases' included) raise a database
+    error as the :class:`~sa_sequencing.SequenceBusyError` it means to a caller
+    (:func:`sa_sequencing.faults.busy_error`: a serialization failure, a deadlock, a
+    Galera conflict or a node not ready is ``retryable``; a lock wait that ran out is
+    not), with the driver's error as ``__cause__``.  Errors that mean no such thing
+    (a lost connection) are raised as they are.
+
+    The manager's entry points are its public methods, and every statement the
+    library sends for a caller runs inside one of them (the flush hook has its own
+    boundary in :mod:`sa_sequencing.allocation.batch`), so this is the one place where
+    the library's database errors are given their meaning.
+    """
+    for name in dir(cls):
+        if name.startswith("_"):
+            continue
+        attribute = inspect.getattr_static(cls, name)
+        if inspect.isfunction(attribute):
+            setattr(cls, name, _translating(attribute))
+    return cls
 
 
 class Repositories:

@@ -38,6 +38,7 @@ from ..rules.enums import OverflowBehavior
 from ..rules.enums import ResetPeriod
 from ..store.repositories import ALL_SCOPES
 from ..store.repositories import AuditEntry
+from .base import translates_database_errors
 from .lifecycle import LifecycleMixin
 from .metrics import MetricsMixin
 from .reservations import ReservationsMixin
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["SequenceManager"]
 
 
+@translates_database_errors
 class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
     """Define sequences and draw numbers from them within one :class:`Session`.
 
