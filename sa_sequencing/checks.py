@@ -34,6 +34,7 @@ __all__ = [
     "check_metadata",
     "check_text",
     "check_ttl",
+    "shown_int",
     "text_problem",
     "unstorable",
 ]
@@ -51,6 +52,11 @@ def _unprintable(value: int) -> bool:
     except ValueError:
         return True
     return False
+
+
+def shown_int(value: int) -> str:
+    """``value`` in decimal for a message; a description where ``str()`` would fail."""
+    return "an int of more than 4,300 digits" if _unprintable(value) else str(value)
 
 
 def text_problem(text: str) -> str | None:
@@ -111,11 +117,11 @@ def check_count(count: object, *, minimum: int = 1, what: str = "count") -> int:
     if isinstance(count, bool) or not isinstance(count, int):
         raise ArgumentTypeError(f"{what} must be an int, not {type(count).__name__}")
     if count < minimum:
-        raise InvalidArgumentError(f"{what} must be at least {minimum}, not {count}")
+        raise InvalidArgumentError(f"{what} must be at least {minimum}, not {shown_int(count)}")
     if count > MAX_COUNT:
         raise InvalidArgumentError(
-            f"{what} {count} is over {MAX_COUNT:,}, the most one call handles: split the "
-            "work into several calls"
+            f"{what} {shown_int(count)} is over {MAX_COUNT:,}, the most one call handles: "
+            "split the work into several calls"
         )
     return count
 
