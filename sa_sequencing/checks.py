@@ -148,6 +148,18 @@ def check_context(context: object) -> None:
             error = InvalidArgumentError(
                 f"context[{key[:20]!r}] is an int of more than 4,300 digits"
             )
+        elif not isinstance(value, int):
+            # kept in the ledger row as the JSON the data column writes (lists, dicts,
+            # anything else as its str()): it must serialize, and be storable text
+            try:
+                text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise InvalidArgumentError(
+                    f"context[{key[:20]!r}] cannot be kept in the ledger as JSON ({exc}); "
+                    "pass str, int or JSON values"
+                ) from None
+            size += len(text)
+            error = error or unstorable(text, f"context[{key[:20]!r}] as JSON")
         if error is not None:
             raise error
     if size > DATA_BYTES // 4:
