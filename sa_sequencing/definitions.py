@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from .checks import check_flag
 from .checks import check_metadata
 from .checks import check_text
+from .checks import shown_int
 from .checks import unstorable
 from .enums import GapPolicy
 from .enums import OverflowBehavior
@@ -104,7 +105,7 @@ def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COU
         raise ArgumentTypeError(f"{option} must be an int, not {type(value).__name__}")
     if not minimum <= value <= maximum:
         raise ConfigurationError(
-            f"invalid {option} {value}: must be between {minimum} and {maximum}"
+            f"invalid {option} {shown_int(value)}: must be between {minimum} and {maximum}"
         )
     return value
 
