@@ -59,8 +59,10 @@ any_text = st.text(st.characters(codec=None, categories=None), max_size=30) | st
 )
 #: Ints at the edges of every column and of ``str()``.
 edge_ints = st.sampled_from(
-    [0, 1, -1, 2**31 - 1, 2**31, 2**32, 2**63 - 2, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1]
-    + [2**64, HUGE, MINUS_HUGE]
+    [
+        *(0, 1, -1, 2**31 - 1, 2**31, 2**32, 2**63 - 2, 2**63 - 1, 2**63, -(2**63)),
+        *(-(2**63) - 1, 2**64, HUGE, MINUS_HUGE),
+    ]
 )
 not_text = st.sampled_from([None, True, 1.5, b"n", ("n",), ["n"], {"n": 1}, date(2026, 1, 1)])
 
@@ -226,7 +228,7 @@ def test_any_count(counting, tx, snapshot, count):
         assert 1 <= count <= 4 and len(reservation.numbers) == count
     ok, entries = attempt(tx, snapshot, lambda s: s.audit_log("n", limit=count))
     if ok:
-        assert 0 <= count and len(entries) == min(count, len(entries_all(tx)))
+        assert count >= 0 and len(entries) == min(count, len(entries_all(tx)))
 
 
 @PROPERTY
@@ -314,15 +316,25 @@ def test_any_context_is_rendered_and_kept_or_refused(fresh, tx, snapshot, used, 
     with tx() as seqs:
         assert seqs.validate("inv", number)
         assert seqs.parse("inv", number) == {"D": text, "COUNTER": 1}
-        (entry,) = [e for e in seqs.audit_log("inv") if e.number == number]
+        (entry,) = [e for e in seqs.audit_log("inv") if e.event == "number_generated"]
         assert entry.data["context"]["D"] == (used if isinstance(used, str) else int(used))
 
 
 # -- time zones --------------------------------------------------------------------------------
 
 bad_zones = st.sampled_from(
-    ["", "utc ", "Europe/", "Europe//Paris", "../etc/passwd", "/etc/localtime", "America"]
-    + ["tzdata.zi", "zone.tab", "Mars/Olympus", "Europe/Paris\n", "x" * 65, "UTC\x00", "\ud800"]
+    [
+        *("", "utc ", "Europe/", "Europe//Paris", "../etc/passwd", "/etc/localtime", "America"),
+        *(
+            "tzdata.zi",
+            "zone.tab",
+            "Mars/Olympus",
+            "Europe/Paris\n",
+            "x" * 65,
+            "UTC\x00",
+            "\ud800",
+        ),
+    ]
 )
 
 
@@ -449,7 +461,7 @@ def test_any_document_date(fresh, tx, snapshot, value, zone, reset):
     with tx() as seqs:
         assert seqs.parse("d", number)["DAY"] == expected.day
         assert seqs.metrics("d", date=value).period == period
-        (entry,) = [e for e in seqs.audit_log("d") if e.number == number]
+        (entry,) = [e for e in seqs.audit_log("d") if e.event == "number_generated"]
         assert entry.data["date"] == expected.isoformat()
         assert entry.data["period"] == period
         assert seqs.preview("d", date=value) == number[: -len("1")] + "2"
