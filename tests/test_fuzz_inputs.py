@@ -367,18 +367,21 @@ def test_any_time_zone_is_kept_and_used_or_refused(fresh, tx, snapshot, name, in
         assert seqs.metrics("d", date=instant).period == local.isoformat()
 
 
-def test_every_time_zone_is_accepted(tx, sequencing):
+def test_every_time_zone_is_accepted(tx, sequencing, backend):
     """Each name ``zoneinfo`` knows is a valid ``timezone``, and dates a document at
-    the local day of one instant: the dateline's sides a day apart."""
+    the local day of one instant: the dateline's sides a day apart.  The zone rules
+    are Python's, not the database's: every name on SQLite, every fifth on the servers
+    (the property above samples all of them everywhere)."""
+    zones = ZONES if backend == "sqlite" else ZONES[::5]
     instant = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
     with tx() as seqs:
-        for i, name in enumerate(ZONES):
+        for i, name in enumerate(zones):
             seqs.define(
                 f"z{i}", "Z-{YEAR}{MONTH}{DAY}-{COUNTER}", timezone=name, reset_period="daily"
             )
-        got = {name: seqs.generate(f"z{i}", date=instant) for i, name in enumerate(ZONES)}
+        got = {name: seqs.generate(f"z{i}", date=instant) for i, name in enumerate(zones)}
     expected = {
-        name: f"Z-{instant.astimezone(zoneinfo.ZoneInfo(name)):%Y%m%d}-1" for name in ZONES
+        name: f"Z-{instant.astimezone(zoneinfo.ZoneInfo(name)):%Y%m%d}-1" for name in zones
     }
     assert got == expected
     assert {"Z-20260630-1", "Z-20260701-1"} <= set(got.values())
