@@ -11,6 +11,7 @@ refused with a :class:`~sa_sequencing.SequencingError`, and a refusal writes not
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zoneinfo
 from datetime import date
@@ -28,6 +29,7 @@ from schemas import empty_tables
 
 from sa_sequencing import Pattern
 from sa_sequencing import SequencingError
+from sa_sequencing import compose_child
 
 STRESS = os.environ.get("SA_SEQUENCING_STRESS") == "1"
 PROPERTY = settings(
@@ -281,3 +283,62 @@ def test_any_pattern_text_is_stored_exactly_or_refused(fresh, tx, snapshot, sour
         seqs.void("p", number)
     with tx() as seqs:
         assert seqs.gap_report("p") == [number]
+
+
+# -- the pattern language without a database: Pattern and compose_child -------------------
+
+
+def _big(sign: int) -> int:
+    return sign * 10**5000
+
+
+#: Anything a caller could pass where an int, a date, a context or text is expected.
+anything = (
+    st.text(st.characters(codec=None), max_size=12)
+    | st.integers()
+    | st.sampled_from([1, -1]).map(_big)  # str() refuses ints of 5,001 digits
+    | st.sampled_from([None, True, 1.5, b"x", [1], ("D", "x"), {"D": "x"}, date(2026, 1, 1)])
+    | st.datetimes(timezones=st.none() | st.timezones())
+)
+some_patterns = st.sampled_from(
+    ["-{COUNTER:3}", "{D}-{COUNTER}", "{YEAR}-{FY}-{COUNTER:2}", "{CYCLE:2}-{COUNTER}"]
+)
+
+
+@settings(PROPERTY, max_examples=1000 if STRESS else 150)
+@given(
+    source=some_patterns,
+    counter=anything,
+    day=anything,
+    context=anything | st.dictionaries(anything, anything, max_size=3),
+    fiscal_year_start=anything,
+    cycle=anything,
+)
+@example(source="-{COUNTER:3}", counter=_big(1), day=date(2026, 1, 1), context=None,
+         fiscal_year_start=1, cycle=1)  # fmt: skip
+@example(source="-{COUNTER:3}", counter=_big(-1), day=date(2026, 1, 1), context=None,
+         fiscal_year_start=1, cycle=1)  # fmt: skip
+@example(source="{D}-{COUNTER}", counter=1, day=date(2026, 1, 1), context=5,
+         fiscal_year_start=1, cycle=1)  # fmt: skip
+@example(source="{CYCLE:2}-{COUNTER}", counter=1, day=date(2026, 1, 1), context=None,
+         fiscal_year_start=1, cycle=_big(1))  # fmt: skip
+def test_pattern_methods_work_or_raise_sequencing_errors(
+    source, counter, day, context, fiscal_year_start, cycle
+):
+    pattern = Pattern.compile(source)
+    options = {"day": day, "context": context, "fiscal_year_start": fiscal_year_start}
+    try:
+        number = pattern.render(counter, cycle=cycle, **options)
+    except SequencingError:
+        number = None
+    if number is not None:
+        assert pattern.validate(number)
+        assert pattern.parse(number)["COUNTER"] == counter
+    with contextlib.suppress(SequencingError):
+        pattern.render_around_counter(cycle=cycle, **options)
+    with contextlib.suppress(SequencingError):
+        compose_child("INV-1", source, counter, context=context, day=day)
+    for text in (counter, day, context):
+        with contextlib.suppress(SequencingError):
+            assert pattern.validate(text) in (True, False)
+            pattern.parse(text)
