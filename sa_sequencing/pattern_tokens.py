@@ -133,6 +133,12 @@ def as_int(value: object, what: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ArgumentTypeError(f"{what} must be an int, not {type(value).__name__}")
     number = operator.index(value)
+    if number.bit_length() > MAX_NUMBER_LENGTH * 4:
+        # more digits than a number holds, and str() refuses past 4,300 of them
+        raise InvalidArgumentError(
+            f"{what} is an int of {number.bit_length()} bits: more digits than the "
+            f"{MAX_NUMBER_LENGTH} characters of a number"
+        )
     if number < minimum:
         raise InvalidArgumentError(f"{what} must be at least {minimum}, not {number}")
     return number
