@@ -401,7 +401,9 @@ class Pattern:
         """
         values, why = self._read(number)
         if values is None:
-            raise PatternError(f"number {number!r} does not match pattern {self.source!r}: {why}")
+            # repr() of an int of more than 4,300 digits fails
+            shown = repr(number) if isinstance(number, str) else f"a {type(number).__name__}"
+            raise PatternError(f"number {shown} does not match pattern {self.source!r}: {why}")
         return values
 
     def with_counter_width(self, width: int) -> Pattern:
