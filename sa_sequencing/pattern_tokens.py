@@ -115,9 +115,10 @@ def pattern_error(source: str, message: str) -> PatternError:
 
 def check_fiscal_start(month: int) -> None:
     if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-        raise InvalidArgumentError(
-            f"fiscal_year_start must be a month from 1 to 12, not {month!r}"
-        )
+        # repr() of an int of more than 4,300 digits fails
+        too_big = isinstance(month, int) and month.bit_length() > 64
+        shown = "an int of that size" if too_big else repr(month)
+        raise InvalidArgumentError(f"fiscal_year_start must be a month from 1 to 12, not {shown}")
 
 
 def as_day(day: object) -> datetime.date:
