@@ -42,12 +42,14 @@ PROPERTY = settings(
 
 
 class _Huge(int):
-    """An int of 5,001 digits that hypothesis can print (``str()`` refuses it)."""
+    """An int of 5,001 digits that hypothesis can print in a report, while ``str()``
+    and ``repr()`` refuse it as they refuse a plain int of that size."""
 
-    def __repr__(self) -> str:
-        return "10**5000" if self > 0 else "-10**5000"
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text("10**5000" if self > 0 else "-10**5000")
 
-    __str__ = int.__repr__  # fails as str() of a plain int of this size does
+    __repr__ = int.__repr__
+    __str__ = int.__repr__
 
 
 HUGE = _Huge(10**5000)
@@ -497,3 +499,63 @@ def test_any_metadata_given_to_update(fresh, tx, snapshot, metadata):
         assert _same_json(metadata, stored) or (metadata is None and stored is None)
     else:
         assert stored == {"kept": 1}
+
+
+# -- flags and batches ------------------------------------------------------------------------
+
+anything = (
+    any_text
+    | st.integers()
+    | edge_ints
+    | not_text
+    | st.dates()
+    | st.datetimes(timezones=st.none() | st.timezones())
+)
+
+
+@PROPERTY
+@given(value=anything)
+@example(value=HUGE)
+def test_any_flag(fresh, tx, snapshot, value):
+    fresh()
+    with tx() as seqs:
+        seqs.define("n", "N-{COUNTER}", gap_policy="report_gaps_only")
+    for call in (
+        lambda s: s.gaps("n", include_filled=value),
+        lambda s: s.define("n", "N-{COUNTER}", exist_ok=value, gap_policy="report_gaps_only"),
+        lambda s: s.define("a", "A-{COUNTER}", audit_numbers=value),
+        lambda s: s.define("b", "B-{COUNTER}", allow_repeats=value),
+    ):
+        ok, _ = attempt(tx, snapshot, call)
+        assert ok == isinstance(value, bool) or not ok
+
+
+@PROPERTY
+@given(
+    name=st.just("inv") | anything,
+    count=st.integers(0, 3) | edge_ints | not_text,
+    scope=st.just("t1") | anything,
+    context=st.just({"D": "X"}) | anything | st.dictionaries(any_text, anything, max_size=2),
+    day=st.just(date(2026, 5, 1)) | anything,
+)
+@example(name="inv", count=1, scope="t1", context="D=X", day=date(2026, 5, 1))
+@example(name="inv", count=1, scope="t1", context=7, day=date(2026, 5, 1))
+def test_any_number_request(fresh, tx, snapshot, name, count, scope, context, day):
+    """A batch of one odd request and one good one: both numbered, or neither."""
+    from sa_sequencing import NumberRequest
+
+    fresh()
+    with tx() as seqs:
+        seqs.define("inv", "INV-{D}-{COUNTER}", gap_policy="report_gaps_only")
+        seqs.define("n", "N-{COUNTER}")
+    requests = [NumberRequest("n", 1), NumberRequest(name, count, scope, context, day)]
+    ok, numbers = attempt(tx, snapshot, lambda s: s.generate_batch(requests))
+    if not ok:
+        return
+    assert numbers[0] == ["N-1"]
+    assert len(numbers[1]) == count
+    with tx() as seqs:
+        ledger = [e.number for e in seqs.audit_log(limit=None) if e.event == "number_generated"]
+        assert sorted(ledger) == sorted(numbers[0] + numbers[1])
+        for number in numbers[1]:
+            assert seqs.validate("inv", number, scope=scope)
