@@ -108,7 +108,8 @@ def check_actor(performed_by: object) -> None:
 
 def check_flag(value: object, what: str) -> bool:
     if not isinstance(value, bool):
-        raise ArgumentTypeError(f"{what} must be True or False, not {value!r}")
+        shown = shown_int(value) if isinstance(value, int) else repr(value)
+        raise ArgumentTypeError(f"{what} must be True or False, not {shown}")
     return value
 
 
