@@ -310,7 +310,8 @@ some_patterns = st.sampled_from(
     source=some_patterns,
     counter=anything,
     day=anything,
-    context=anything | st.dictionaries(anything, anything, max_size=3),
+    context=anything
+    | st.dictionaries(st.text(max_size=4) | st.integers() | st.none(), anything, max_size=3),
     fiscal_year_start=anything,
     cycle=anything,
 )
