@@ -121,7 +121,9 @@ class Batch:
             inputs = (id(allocator), name, scope, frozen, day)
             placed = self._placed.get(inputs)
             key = inputs
-        except TypeError:  # unhashable context values: place this number on its own
+        except (TypeError, AttributeError):
+            # unhashable context values, or no mapping at all: place this number on its
+            # own (rendering refuses a context that is not a mapping)
             pass
         if placed is None:
             try:

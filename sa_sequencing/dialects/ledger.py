@@ -23,6 +23,7 @@ from typing import Any
 from typing import ClassVar
 
 from sqlalchemy import BigInteger
+from sqlalchemy import Numeric
 from sqlalchemy import String
 from sqlalchemy import bindparam
 from sqlalchemy import cast
@@ -166,8 +167,10 @@ class LedgerWriter:
         step = bindparam("step", type_=BigInteger)
         # The anchor's type is the column's: a bound value sent through a binary
         # protocol (MariaDB Connector/Python) would make it as small as the value
-        # (TINYINT for 1), and the run would overflow at 128.
-        first = cast(bindparam("first", type_=BigInteger), BigInteger)
+        # (TINYINT for 1), and the run would overflow at 128.  MariaDB sizes even
+        # CAST(1 AS SIGNED) by its digits (INT), so a run from 1 with a step of
+        # 2**31 - 1 overflowed: DECIMAL(19, 0) holds every BIGINT whatever the value.
+        first = cast(bindparam("first", type_=BigInteger), Numeric(19, 0))
         run = select(first.label("v")).cte("run", recursive=True)
         run = run.union_all(
             # v <= last - step, not v + step <= last: near 2**63 - 1 the sum overflows.

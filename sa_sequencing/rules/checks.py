@@ -34,6 +34,7 @@ __all__ = [
     "check_metadata",
     "check_text",
     "check_ttl",
+    "shown_int",
     "text_problem",
     "unstorable",
 ]
@@ -51,6 +52,11 @@ def _unprintable(value: int) -> bool:
     except ValueError:
         return True
     return False
+
+
+def shown_int(value: int) -> str:
+    """``value`` in decimal for a message; a description where ``str()`` would fail."""
+    return "an int of more than 4,300 digits" if _unprintable(value) else str(value)
 
 
 def text_problem(text: str) -> str | None:
@@ -102,7 +108,8 @@ def check_actor(performed_by: object) -> None:
 
 def check_flag(value: object, what: str) -> bool:
     if not isinstance(value, bool):
-        raise ArgumentTypeError(f"{what} must be True or False, not {value!r}")
+        shown = shown_int(value) if isinstance(value, int) else repr(value)
+        raise ArgumentTypeError(f"{what} must be True or False, not {shown}")
     return value
 
 
@@ -111,11 +118,11 @@ def check_count(count: object, *, minimum: int = 1, what: str = "count") -> int:
     if isinstance(count, bool) or not isinstance(count, int):
         raise ArgumentTypeError(f"{what} must be an int, not {type(count).__name__}")
     if count < minimum:
-        raise InvalidArgumentError(f"{what} must be at least {minimum}, not {count}")
+        raise InvalidArgumentError(f"{what} must be at least {minimum}, not {shown_int(count)}")
     if count > MAX_COUNT:
         raise InvalidArgumentError(
-            f"{what} {count} is over {MAX_COUNT:,}, the most one call handles: split the "
-            "work into several calls"
+            f"{what} {shown_int(count)} is over {MAX_COUNT:,}, the most one call handles: "
+            "split the work into several calls"
         )
     return count
 
@@ -142,6 +149,18 @@ def check_context(context: object) -> None:
             error = InvalidArgumentError(
                 f"context[{key[:20]!r}] is an int of more than 4,300 digits"
             )
+        elif not isinstance(value, int):
+            # kept in the ledger row as the JSON the data column writes (lists, dicts,
+            # anything else as its str()): it must serialize, and be storable text
+            try:
+                text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise InvalidArgumentError(
+                    f"context[{key[:20]!r}] cannot be kept in the ledger as JSON ({exc}); "
+                    "pass str, int or JSON values"
+                ) from None
+            size += len(text)
+            error = error or unstorable(text, f"context[{key[:20]!r}] as JSON")
         if error is not None:
             raise error
     if size > DATA_BYTES // 4:

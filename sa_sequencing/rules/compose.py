@@ -37,7 +37,8 @@ def compose_child(
     if isinstance(counter, bool) or not isinstance(counter, int):
         raise ArgumentTypeError(f"counter must be an int, not {type(counter).__name__}")
     if counter < 0:
-        raise InvalidArgumentError(f"counter must be 0 or more, not {counter}")
+        shown = counter if counter.bit_length() <= 64 else "a negative int of that size"
+        raise InvalidArgumentError(f"counter must be 0 or more, not {shown}")
     child = Pattern.compile(child_pattern).render(
         counter, day=day or date.today(), context=context
     )

@@ -25,6 +25,7 @@ from ..errors import describe
 from .checks import check_flag
 from .checks import check_metadata
 from .checks import check_text
+from .checks import shown_int
 from .checks import unstorable
 from .enums import GapPolicy
 from .enums import OverflowBehavior
@@ -94,7 +95,16 @@ def normalize_scope(scope: object) -> str:
     if isinstance(scope, bool) or not isinstance(scope, (str, int)):
         raise ArgumentTypeError(f"scope must be a str, an int or None, not {type(scope).__name__}")
     hint = "give a non-empty identifier, or scope=None for the global scope"
-    return _identifier(str(scope), "scope", SCOPE_LENGTH, hint, scope)
+    if isinstance(scope, int) and scope.bit_length() > SCOPE_LENGTH * 4:
+        # more digits than a scope holds (and str() refuses past 4,300 of them)
+        raise ConfigurationError(
+            f"scope is an int of {scope.bit_length()} bits: more digits than the "
+            f"{SCOPE_LENGTH} characters a scope holds"
+        )
+    # the plain text of a str-based enum member (str() gives 'Tenant.ACME'), the
+    # decimal digits of an int, whatever their classes' __str__ say
+    text = str.__str__(scope) if isinstance(scope, str) else int.__repr__(scope)
+    return _identifier(text, "scope", SCOPE_LENGTH, hint, scope)
 
 
 def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COUNTER) -> int:
@@ -102,7 +112,7 @@ def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COU
         raise ArgumentTypeError(f"{option} must be an int, not {type(value).__name__}")
     if not minimum <= value <= maximum:
         raise ConfigurationError(
-            f"invalid {option} {value}: must be between {minimum} and {maximum}"
+            f"invalid {option} {shown_int(value)}: must be between {minimum} and {maximum}"
         )
     return value
 

@@ -117,7 +117,9 @@ def period_range(
     if reset_period is ResetPeriod.YEARLY:
         return date(int(period), 1, 1), date(int(period), 12, 31)
     year = int(period.removeprefix("FY"))
-    first = date(year, fiscal_year_start, 1) if year else date.min  # FY0000 begins in year 1
+    # FY0000 is the fiscal year that started in year 0: its days before
+    # fiscal_year_start in year 1 are the first Python knows
+    first = date(year, fiscal_year_start, 1) if year >= date.min.year else date.min
     return first, _day_before(year + 1, fiscal_year_start)
 
 

@@ -87,7 +87,7 @@ from __future__ import annotations
 import datetime
 import functools
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 from typing import final
 
 from ..errors import ArgumentTypeError
@@ -111,9 +111,6 @@ from .tokens import pattern_error
 from .tokens import scan
 from .tokens import shortest_text
 from .tokens import token_regex
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 __all__ = ["Pattern", "Text", "Token", "TokenKind", "date_fields"]
 
@@ -306,6 +303,10 @@ class Pattern:
         """
         check_fiscal_start(fiscal_year_start)
         cycle, day = as_int(cycle, "cycle", 1), as_day(day)
+        if context is not None and not isinstance(context, Mapping):
+            raise ArgumentTypeError(
+                f"context must be a mapping or None, not {type(context).__name__}"
+            )
         values: Mapping[str, object] = {}
         if self._needs_dates:
             values = fields = cached_date_fields(day, fiscal_year_start)
@@ -400,7 +401,9 @@ class Pattern:
         """
         values, why = self._read(number)
         if values is None:
-            raise PatternError(f"number {number!r} does not match pattern {self.source!r}: {why}")
+            # repr() of an int of more than 4,300 digits fails
+            shown = repr(number) if isinstance(number, str) else f"a {type(number).__name__}"
+            raise PatternError(f"number {shown} does not match pattern {self.source!r}: {why}")
         return values
 
     def with_counter_width(self, width: int) -> Pattern:

@@ -115,9 +115,10 @@ def pattern_error(source: str, message: str) -> PatternError:
 
 def check_fiscal_start(month: int) -> None:
     if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-        raise InvalidArgumentError(
-            f"fiscal_year_start must be a month from 1 to 12, not {month!r}"
-        )
+        # repr() of an int of more than 4,300 digits fails
+        too_big = isinstance(month, int) and month.bit_length() > 64
+        shown = "an int of that size" if too_big else repr(month)
+        raise InvalidArgumentError(f"fiscal_year_start must be a month from 1 to 12, not {shown}")
 
 
 def as_day(day: object) -> datetime.date:
@@ -133,6 +134,12 @@ def as_int(value: object, what: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ArgumentTypeError(f"{what} must be an int, not {type(value).__name__}")
     number = operator.index(value)
+    if number.bit_length() > MAX_NUMBER_LENGTH * 4:
+        # more digits than a number holds, and str() refuses past 4,300 of them
+        raise InvalidArgumentError(
+            f"{what} is an int of {number.bit_length()} bits: more digits than the "
+            f"{MAX_NUMBER_LENGTH} characters of a number"
+        )
     if number < minimum:
         raise InvalidArgumentError(f"{what} must be at least {minimum}, not {number}")
     return number

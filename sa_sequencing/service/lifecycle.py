@@ -43,6 +43,7 @@ from ..errors import describe
 from ..rules.checks import check_actor
 from ..rules.checks import check_flag
 from ..rules.checks import check_text
+from ..rules.checks import shown_int
 from ..rules.checks import unstorable
 from ..rules.counters import CounterKey
 from ..rules.counters import CounterState
@@ -258,7 +259,7 @@ class LifecycleMixin(ManagerBase):
                 else "the pattern's capacity"
             )
             raise InvalidCounterValueError(
-                f"{where}: {value} does not fit {what} of {capacity}"
+                f"{where}: {shown_int(value)} does not fit {what} of {capacity}"
                 + ("" if capacity == MAX_COUNTER else "; widen {COUNTER:N} first"),
                 sequence=definition.name,
                 scope=scope_key,
@@ -339,7 +340,8 @@ class LifecycleMixin(ManagerBase):
         if value <= highest:
             period = f" (period {key.period!r})" if key.period else ""
             raise InvalidCounterValueError(
-                f"{describe(definition.name, scope)}{period}: override to {value} refused, "
+                f"{describe(definition.name, scope)}{period}: override to {shown_int(value)} "
+                "refused, "
                 f"numbers up to {highest} were already issued or reserved; give a value above "
                 f"{highest} (a counter never moves back, so numbers cannot repeat)",
                 sequence=definition.name,
