@@ -46,7 +46,7 @@ PREFIX = "alembic_t_"
 CREATE_ALL_PREFIX = "alembic_c_"
 """Prefix of the tables made by ``create_all`` to compare with the branch's."""
 VERSION_TABLE = "alembic_version_sa_seq_test"
-HEAD = "sa_sequencing_0002"
+HEAD = "sa_sequencing_0003"
 """The head of the shipped branch."""
 HOST_TABLE = f"{PREFIX}invoices"
 ROLES = (
@@ -343,7 +343,7 @@ def test_branch_reachable_through_version_locations(
     assert head.revision == HEAD
     # the branch, newest first: every shipped revision carries its label
     branch = list(script.walk_revisions("base", "sa_sequencing@head"))
-    assert [r.revision for r in branch] == [HEAD, "sa_sequencing_0001"]
+    assert [r.revision for r in branch] == [HEAD, "sa_sequencing_0002", "sa_sequencing_0001"]
     assert all(r.branch_labels == {"sa_sequencing"} for r in branch)
     assert Path(head.path).parent == sa_alembic.branch_directory()
 
@@ -479,7 +479,7 @@ from alembic import op
 from sa_sequencing.alembic import table_prefix
 
 revision = "sa_sequencing_9999"
-down_revision = "sa_sequencing_0002"
+down_revision = "sa_sequencing_0003"
 branch_labels = None
 depends_on = None
 

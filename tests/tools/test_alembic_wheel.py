@@ -39,7 +39,7 @@ from sa_sequencing import Sequencing
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "alembic_w_"
 VERSION_TABLE = "alembic_version_sa_seq_wheel"
-BRANCH_HEAD = "sa_sequencing_0002"
+BRANCH_HEAD = "sa_sequencing_0003"
 # A build or an install that cannot run here skips the module, but never in CI.
 MUST_BUILD = bool(os.environ.get("CI")) or os.environ.get("SA_SEQUENCING_REQUIRE_SERVERS") == "1"
 _SELECTED = os.environ.get("SA_SEQUENCING_TEST_BACKENDS")
@@ -139,7 +139,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
             for name in archive.namelist()
             if name.startswith("sa_sequencing/migrations/versions/") and name.endswith(".py")
         )
-    assert {"sa_sequencing_0001_create_tables.py", f"{BRANCH_HEAD}_exact_keys.py"} <= shipped
+    assert {
+        "sa_sequencing_0001_create_tables.py",
+        "sa_sequencing_0002_exact_keys.py",
+        f"{BRANCH_HEAD}_ledger_event_index.py",
+    } <= shipped
 
     env_dir = root / "venv"
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
