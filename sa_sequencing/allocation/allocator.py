@@ -124,7 +124,9 @@ class Allocator:
             # created here, in the caller's transaction, then read as if it had been.
             if self.on_missing is None or not self.on_missing(conn, name, scope):
                 raise
-        return self.load(conn, name, scope)
+        # Shared and locking: it sees a row a concurrent first use committed after
+        # this transaction's snapshot (InnoDB's REPEATABLE READ).
+        return self.load(conn, name, scope, shared_lock=True)
 
     # -- drawing numbers -------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 
 
 __all__ = ["SequenceColumn"]
+
+_MAPPED_COLUMN_ARGUMENTS = frozenset(inspect.signature(mapped_column).parameters)
 
 
 def SequenceColumn(
@@ -98,6 +102,13 @@ def _declaration(
     """The declaration of ``pattern=`` and the definition options, taken out of
     ``column_kwargs`` (none of them is an argument of ``mapped_column``)."""
     options = {k: column_kwargs.pop(k) for k in list(column_kwargs) if k in DEFAULTS}
+    for key in column_kwargs:
+        # mapped_column would take a misspelt option as a dialect argument and only warn.
+        close = difflib.get_close_matches(key, DEFAULTS, n=1)
+        if close and key not in _MAPPED_COLUMN_ARGUMENTS:
+            raise ArgumentTypeError(
+                f"SequenceColumn({name!r}): unknown option {key!r}; did you mean {close[0]!r}?"
+            )
     if pattern is None:
         if options:
             raise ArgumentTypeError(

@@ -1,15 +1,16 @@
 """Storing the sequences declared in code: :meth:`~sa_sequencing.Sequencing.sync`, and
 the creation on first use of ``Sequencing(create_declared="on_first_use")``.
 
-Both go through :meth:`~sa_sequencing.SequenceManager.define` with ``exist_ok=True``
-(audited ``pattern_created``; a concurrent start that stored the same definition first
-is met, not fought) and :meth:`~sa_sequencing.SequenceManager.update` (audited
+Both go through :meth:`~sa_sequencing.SequenceManager.define` (audited
+``pattern_created``; a concurrent start that stored the definition first is met, not
+fought, as ``define(exist_ok=True)`` meets it) and :meth:`~sa_sequencing.SequenceManager.update` (audited
 ``pattern_modified``, refusing what ``update`` refuses), so a declaration is stored
 exactly as the same call by hand would store it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 from typing import Literal
@@ -69,15 +70,16 @@ def sync_declarations(
         raise DeclarationDriftError(report)
     for declaration in missing:
         try:
-            manager.define(
-                **declaration.define_arguments(), performed_by=performed_by, exist_ok=True
-            )
-        except DuplicateSequenceError as exc:
-            # A concurrent start stored it first, differently (other code, or another
-            # version of it): drift like any other.
-            if not exc.differences:
-                raise
-            report.drifted[declaration.key] = exc.differences
+            manager.define(**declaration.define_arguments(), performed_by=performed_by)
+        except DuplicateSequenceError:
+            # A concurrent start stored it first (define's insert runs under a
+            # savepoint, so this transaction goes on).
+            stored = _read_stored(manager, declaration)
+            differences = declaration.differences(stored)
+            if differences:
+                report.drifted[declaration.key] = differences
+            else:
+                report.unchanged.append(declaration.key)
         else:
             report.created.append(declaration.key)
     if apply:
@@ -122,6 +124,24 @@ def _refuse_counting_change(
     )
 
 
+def _read_stored(manager: SequenceManager, declaration: SequenceDeclaration) -> Any:
+    """The stored definition a concurrent transaction just committed.
+
+    A locking read sees it even where this transaction's snapshot predates it
+    (InnoDB's REPEATABLE READ); a *shared* one, because every loser of the insert race
+    already holds a shared lock on the duplicate key, and two of them upgrading to an
+    exclusive lock (``define(exist_ok=True)``'s ``FOR UPDATE``) deadlock on InnoDB.
+    """
+    return manager.sequencing.allocator.load(
+        manager.session.connection(
+            bind_arguments={"mapper": manager.sequencing.tables.sequence_class}
+        ),
+        declaration.name,
+        declaration.scope_key,
+        shared_lock=True,
+    )
+
+
 class _OnConnection:
     """The one thing a manager's repositories ask of a session: its connection.  The
     draw that finds a sequence missing holds a connection, not a session."""
@@ -144,9 +164,11 @@ def first_use_creator(runtime: Runtime) -> Callable[[Connection, str, str], bool
         if declaration is None:
             return False
         manager = SequenceManager(runtime, cast(Session, _OnConnection(conn)))
-        # exist_ok: a concurrent first use that created it first is met, not fought
-        # (define's insert runs under a savepoint, then reads the winner's row).
-        manager.define(**declaration.define_arguments(), exist_ok=True)
+        # A concurrent first use that created it first is met, not fought: define's
+        # insert runs under a savepoint, and the allocator reads the winner's row
+        # with a shared locking read (see _read_stored for why not exist_ok).
+        with contextlib.suppress(DuplicateSequenceError):
+            manager.define(**declaration.define_arguments())
         return True
 
     return create

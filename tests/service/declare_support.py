@@ -1,0 +1,46 @@
+"""A Sequencing of its own for the declaration tests (tables ``decl_*``), made fresh for
+each test so that its declarations are the test's only; and the worker of the
+multi-process test (imported by name in spawned children)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Session
+
+from sa_sequencing import Sequencing
+
+PREFIX = "decl_"
+
+
+def fresh_sequencing(**options: Any) -> tuple[type[DeclarativeBase], Sequencing]:
+    """A new declarative base with a new Sequencing on it (tables ``decl_*``)."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    return Base, Sequencing(Base, table_prefix=PREFIX, **options)
+
+
+def declare_invoices(sequencing: Sequencing) -> None:
+    """The declarations every process of the multi-process test makes."""
+    sequencing.declare("inv", "INV-{YEAR}-{COUNTER:5}", reset_period="yearly")
+    sequencing.declare("inv", "T1-{COUNTER:4}", scope="t1", gap_policy="report_gaps_only")
+    sequencing.declare("po", "PO-{COUNTER}")
+
+
+def sync_at(url: str, start_at: float) -> list[tuple[str, str]]:
+    """Sync the declarations of :func:`declare_invoices` at wall-clock ``start_at`` (so
+    that processes started one after another sync together); return what it created."""
+    _, sequencing = fresh_sequencing()
+    declare_invoices(sequencing)
+    engine = sa.create_engine(url)
+    try:
+        time.sleep(max(0.0, start_at - time.time()))
+        with Session(engine) as session, session.begin():
+            return sequencing.sync(session, performed_by="deploy").created
+    finally:
+        engine.dispose()
