@@ -3,7 +3,7 @@ the creation on first use of ``Sequencing(create_declared="on_first_use")``.
 
 Both go through :meth:`~sa_sequencing.SequenceManager.define` (audited
 ``pattern_created``; a concurrent start that stored the definition first is met, not
-fought, as ``define(exist_ok=True)`` meets it) and :meth:`~sa_sequencing.SequenceManager.update` (audited
+fought) and :meth:`~sa_sequencing.SequenceManager.update` (audited
 ``pattern_modified``, refusing what ``update`` refuses), so a declaration is stored
 exactly as the same call by hand would store it.
 """
