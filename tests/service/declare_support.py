@@ -25,6 +25,15 @@ def fresh_sequencing(**options: Any) -> tuple[type[DeclarativeBase], Sequencing]
     return Base, Sequencing(Base, table_prefix=PREFIX, **options)
 
 
+def snapshot(engine: sa.Engine, sequencing: Sequencing) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of the six tables, to assert that a refusal wrote nothing."""
+    with engine.connect() as conn:
+        return {
+            t.name: sorted(tuple(str(v) for v in row) for row in conn.execute(sa.select(t)))
+            for t in sequencing.tables.all()
+        }
+
+
 def declare_invoices(sequencing: Sequencing) -> None:
     """The declarations every process of the multi-process test makes."""
     sequencing.declare("inv", "INV-{YEAR}-{COUNTER:5}", reset_period="yearly")

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import table_snapshot
 from declare_support import declare_invoices
 from declare_support import fresh_sequencing
+from declare_support import snapshot as table_snapshot
 from declare_support import sync_at
 from schemas import empty_tables
 from sqlalchemy.orm import Mapped
