@@ -9,6 +9,7 @@ ORM hook included) are typed against :class:`Runtime`, so nothing below reaches 
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -150,7 +151,9 @@ class Runtime:
         for declaration, ref in list(_column_declarations):
             column = ref()
             if column is None:
-                _column_declarations.remove((declaration, ref))
+                # Another thread may have dropped it first: both mean it is gone.
+                with contextlib.suppress(ValueError):
+                    _column_declarations.remove((declaration, ref))
             elif _serving(column) is self:
                 found.add(declaration)
         # A column copied from a mixin is not the one SequenceColumn made: find it here.

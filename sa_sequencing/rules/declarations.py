@@ -113,6 +113,8 @@ def declare_sequence(
     scope_key = normalize_scope(scope)
     values = validate_options(name, scope_key, pattern, {**DEFAULTS, **options})
     given = {k: options.get(k, DEFAULTS[k]) for k in DEFAULTS}
+    # The checked copy: a caller's dict changed after declaring changes nothing here.
+    given["metadata"] = values["metadata_"]
     view = {k: v for k, v in values.items() if k in DEFAULTS}
     view["metadata"] = values.get("metadata_")
     compared = {"pattern": values["pattern"], **jsonable_options(view)}

@@ -77,8 +77,8 @@ def _ledger(sessions: sessionmaker[Session], sequencing: Sequencing) -> list[Any
 # -- declaring ----------------------------------------------------------------------------
 
 
-def test_declare_checks_what_define_checks_at_declaration(make):
-    sequencing = make()
+def test_declare_checks_what_define_checks_at_declaration():
+    _, sequencing = fresh_sequencing()
     with pytest.raises(ArgumentTypeError, match="unknown option"):
         sequencing.declare("inv", "INV-{COUNTER}", reset_periodd="yearly")
     with pytest.raises(PatternError):
@@ -90,8 +90,8 @@ def test_declare_checks_what_define_checks_at_declaration(make):
     assert len(sequencing.declared()) == 0  # nothing half-declared
 
 
-def test_declaring_again_identically_is_harmless_differently_an_error(make):
-    sequencing = make()
+def test_declaring_again_identically_is_harmless_differently_an_error():
+    _, sequencing = fresh_sequencing()
     first = sequencing.declare("inv", "INV-{COUNTER}", gap_policy="fill_gaps")
     again = sequencing.declare("inv", "INV-{COUNTER}", gap_policy="fill_gaps")
     assert again == first and isinstance(first, SequenceDeclaration)
@@ -100,6 +100,16 @@ def test_declaring_again_identically_is_harmless_differently_an_error(make):
     # another scope is another declaration
     sequencing.declare("inv", "T1-{COUNTER}", scope="t1")
     assert [d.key for d in sequencing.declared()] == [("inv", ""), ("inv", "t1")]
+
+
+def test_a_declaration_keeps_what_was_declared():
+    _, sequencing = fresh_sequencing()
+    metadata = {"owner": "finance"}
+    declaration = sequencing.declare("inv", "INV-{COUNTER}", metadata=metadata, step=2)
+    metadata["owner"] = "someone else"
+    assert declaration.options["metadata"] == {"owner": "finance"}
+    assert declaration.define_arguments()["step"] == 2
+    assert declaration.compared()["gap_policy"] == "allow_gaps"  # defaults filled in
 
 
 # -- sync ---------------------------------------------------------------------------------
@@ -333,7 +343,7 @@ def test_sequence_column_declares_and_sync_creates_it(engine, _decl_schema, sess
         Invoice.__table__.drop(engine)
 
 
-def test_sequence_column_without_pattern_declares_nothing(make):
+def test_sequence_column_without_pattern_declares_nothing():
     Base, sequencing = fresh_sequencing()
 
     class Note(Base):
@@ -349,7 +359,7 @@ def test_sequence_column_without_pattern_declares_nothing(make):
         SequenceColumn("note_number", pattern="N-{COUNTER}", reset_periodd="yearly")
 
 
-def test_two_columns_declaring_one_sequence_differently_fail_at_sync(make, sessions):
+def test_two_columns_declaring_one_sequence_differently_fail_at_sync():
     Base, sequencing = fresh_sequencing()
 
     class A(Base):
