@@ -192,7 +192,12 @@ class Sequencing(Runtime):
         (a ``pattern_created`` ledger row, as :meth:`~sa_sequencing.SequenceManager.define`
         writes); one stored exactly as declared is left alone.  Calling it again, or
         from several processes starting at once, is safe: a definition a concurrent
-        ``sync`` stored first is met, not fought.
+        ``sync`` stored first is met, not fought.  On MySQL/MariaDB, InnoDB may still
+        end one of several concurrent ``sync`` calls as a deadlock victim (they all
+        lock the same unique keys); run it with
+        :func:`~sa_sequencing.run_in_transaction`, which runs a victim again::
+
+            run_in_transaction(sessionmaker(engine), sequencing.sync)
 
         A stored definition that differs from its declaration (drift: someone ran
         ``update``, or the code changed) fails startup loudly by default: a

@@ -4,14 +4,16 @@ multi-process test (imported by name in spawned children)."""
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
 from sa_sequencing import Sequencing
+from sa_sequencing import run_in_transaction
 
 PREFIX = "decl_"
 
@@ -49,7 +51,7 @@ def sync_at(url: str, start_at: float) -> list[tuple[str, str]]:
     engine = sa.create_engine(url)
     try:
         time.sleep(max(0.0, start_at - time.time()))
-        with Session(engine) as session, session.begin():
-            return sequencing.sync(session, performed_by="deploy").created
+        sync = functools.partial(sequencing.sync, performed_by="deploy")
+        return run_in_transaction(sessionmaker(engine), sync).created
     finally:
         engine.dispose()

@@ -34,6 +34,7 @@ from sa_sequencing import SequenceDeclaration
 from sa_sequencing import SequenceNotFoundError
 from sa_sequencing import Sequencing
 from sa_sequencing import SyncReport
+from sa_sequencing import run_in_transaction
 
 YEAR = date.today().year
 
@@ -252,8 +253,8 @@ def test_concurrent_syncs_from_threads_all_succeed_and_create_once(make, engine)
     sessions = sessionmaker(engine)
 
     def start(_: int) -> list[tuple[str, str]]:
-        with sessions() as session, session.begin():
-            return sequencing.sync(session).created
+        # as documented: InnoDB may pick one of the contenders as a deadlock victim
+        return run_in_transaction(sessions, sequencing.sync).created
 
     created = run_together(4, start)
     assert sorted(key for keys in created for key in keys) == [
@@ -397,6 +398,27 @@ def test_first_use_creates_the_declared_sequence_once_under_a_race(make, engine)
     ]
     events = [e.event for e in _ledger(sessionmaker(engine), sequencing)]
     assert events.count("pattern_created") == 1
+
+
+def test_first_uses_of_a_global_and_a_scope_declaration_race(make, engine):
+    """Threads draw at once from two scopes: one creates the scope's own definition,
+    another the global one serving the other scope.  On MariaDB, unpurged index
+    entries of deleted definitions (the test empties its tables) make InnoDB pick
+    deadlock victims here; run_in_transaction, as documented, runs them again."""
+    sequencing = make(create_declared="on_first_use")
+    sequencing.declare("inv", "INV-{COUNTER}")
+    sequencing.declare("inv", "T1-{COUNTER}", scope="t1")
+    sessions = sessionmaker(engine)
+
+    def draw(thread: int) -> str:
+        scope = "t1" if thread % 2 else "t2"
+        return run_in_transaction(
+            sessions, lambda session: sequencing.manager(session).generate("inv", scope=scope)
+        )
+
+    assert sorted(run_together(4, draw)) == ["INV-1", "INV-2", "T1-1", "T1-2"]
+    events = [e.event for e in _ledger(sessionmaker(engine), sequencing)]
+    assert events.count("pattern_created") == 2
 
 
 def test_first_use_prefers_the_scopes_own_declaration(make, sessions):
