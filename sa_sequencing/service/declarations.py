@@ -53,8 +53,10 @@ def sync_declarations(
     report = SyncReport()
     missing: list[SequenceDeclaration] = []
     by_key = {d.key: d for d in declarations}
+    # One query for all: a startup check of many declarations costs one round trip.
+    stored_by_key = {(d.name, d.scope_key): d for d in sequences.list()} if declarations else {}
     for declaration in declarations:
-        stored = sequences.get_exact(declaration.name, declaration.scope_key)
+        stored = stored_by_key.get(declaration.key)
         if stored is None:
             missing.append(declaration)
             continue
