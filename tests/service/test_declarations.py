@@ -360,6 +360,31 @@ def test_sequence_column_without_pattern_declares_nothing():
         SequenceColumn("note_number", pattern="N-{COUNTER}", reset_periodd="yearly")
 
 
+def test_a_column_declares_for_the_sequencing_that_numbers_it():
+    """sequencing= names it; else the one on the model's metadata (a mixin's column,
+    copied into each model, included); never another one."""
+    Base, mine = fresh_sequencing()
+    OtherBase, other = fresh_sequencing()
+
+    class Numbered:
+        number: Mapped[str | None] = SequenceColumn("from_mixin", pattern="M-{COUNTER}")
+
+    class Quote(Numbered, Base):
+        __tablename__ = "decl_quotes"
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    class Order(OtherBase):
+        __tablename__ = "decl_orders_elsewhere"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        number: Mapped[str | None] = SequenceColumn(
+            "named", pattern="N-{COUNTER}", sequencing=mine
+        )
+        other: Mapped[str | None] = SequenceColumn("own", pattern="O-{COUNTER}")
+
+    assert [d.name for d in mine.declared()] == ["from_mixin", "named"]
+    assert [d.name for d in other.declared()] == ["own"]
+
+
 def test_two_columns_declaring_one_sequence_differently_fail_at_sync():
     Base, sequencing = fresh_sequencing()
 
