@@ -118,7 +118,7 @@ def fill(engine: sa.Engine, n: int) -> None:
         )
         # many scopes: n/100 counters of other scopes
         scopes = max(1, n // 100)
-        other = f"CONCAT('x', i)" if not cat else "'x' || i"
+        other = "CONCAT('x', i)" if not cat else "'x' || i"
         conn.exec_driver_sql(
             f"INSERT INTO {c} (sequence_id, scope, period, value, cycle, updated_at) "
             f"SELECT {sid}, {other}, '', 5, 1, {now} FROM {series(d, scopes)}"

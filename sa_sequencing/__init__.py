@@ -30,6 +30,9 @@ from .retry import CommitOutcomeUnknownError
 from .retry import async_run_in_transaction
 from .retry import run_in_transaction
 from .rules.compose import compose_child
+from .rules.declarations import DeclarationDriftError
+from .rules.declarations import SequenceDeclaration
+from .rules.declarations import SyncReport
 from .rules.definitions import SequenceDefinition
 from .rules.enums import GapPolicy
 from .rules.enums import OverflowBehavior
@@ -71,6 +74,7 @@ __all__ = [
     "CounterMixin",
     "CounterRepository",
     "CounterStrategy",
+    "DeclarationDriftError",
     "DuplicateSequenceError",
     "Gap",
     "GapMixin",
@@ -92,6 +96,7 @@ __all__ = [
     "ResetPeriod",
     "SequenceBusyError",
     "SequenceColumn",
+    "SequenceDeclaration",
     "SequenceDefinition",
     "SequenceExhaustedError",
     "SequenceExhaustionWarning",
@@ -104,6 +109,7 @@ __all__ = [
     "Sequencing",
     "SequencingError",
     "SequencingWarning",
+    "SyncReport",
     "UnsupportedDialectError",
     "__version__",
     "async_run_in_transaction",
