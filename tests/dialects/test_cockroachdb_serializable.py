@@ -1,0 +1,379 @@
+"""CockroachDB's path, run on PostgreSQL at ``SERIALIZABLE`` (no CockroachDB server
+can run here).
+
+CockroachDB runs every transaction at ``SERIALIZABLE`` and answers a conflict with
+SQLSTATE ``40001`` at any statement, ``COMMIT`` included; on CockroachDB an
+application numbers documents inside :func:`~sa_sequencing.run_in_transaction`.
+These tests do the same on PostgreSQL at ``SERIALIZABLE``, which is harsher than
+CockroachDB for a hot counter: a PostgreSQL transaction whose snapshot predates the
+counter's last update always fails with ``40001`` once it gets the row lock, where
+CockroachDB can often refresh the waiter's read timestamp and go on.  Each scenario
+runs twice, with the PostgreSQL strategy and with
+:class:`~sa_sequencing.dialects.CockroachDBCounterStrategy` put in its place (its SQL
+is PostgreSQL's; it differs in the capabilities it claims, ``SKIP LOCKED`` among
+them), with real threads on real connections, and checks:
+
+* the committed numbers are exactly 1..N, no duplicate, no hole, and the ledger
+  holds exactly them;
+* every error a library call raised inside a transaction was a retryable
+  :class:`~sa_sequencing.SequenceBusyError` whose ``__cause__`` is the driver's
+  ``40001`` (or ``40P01``): nothing raw, nothing non-retryable, and nothing escaped
+  ``run_in_transaction`` with its default attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import sessionmaker
+from threads import Cancelled
+from threads import commit_in_threads
+from threads import run_together
+
+from sa_sequencing import SequenceBusyError
+from sa_sequencing import SequenceColumn
+from sa_sequencing import Sequencing
+from sa_sequencing import async_run_in_transaction
+from sa_sequencing import run_in_transaction
+from sa_sequencing.dialects import CockroachDBCounterStrategy
+from sa_sequencing.dialects import PostgreSQLCounterStrategy
+from sa_sequencing.faults import sqlstate
+
+STRATEGIES = {"postgresql": PostgreSQLCounterStrategy, "cockroachdb": CockroachDBCounterStrategy}
+
+
+@pytest.fixture
+def serializable(backend: str, url: str) -> Iterator[sa.Engine]:
+    """An engine on the PostgreSQL test server whose transactions are SERIALIZABLE."""
+    if not backend.startswith("postgresql"):
+        pytest.skip("PostgreSQL is the stand-in for CockroachDB")
+    engine = sa.create_engine(url, pool_size=12, max_overflow=4, isolation_level="SERIALIZABLE")
+    yield engine
+    engine.dispose()
+
+
+def twin(engine: sa.Engine, strategy: str, **options: Any) -> Sequencing:
+    """A Sequencing over the test tables whose counter strategy on ``engine`` is
+    ``strategy``'s."""
+
+    class TwinBase(DeclarativeBase):
+        pass
+
+    seq = Sequencing(TwinBase, **options)
+    seq.strategies.put(
+        engine.dialect,
+        STRATEGIES[strategy](
+            seq.tables,
+            engine.dialect,
+            lock_timeout=seq.strategies.lock_timeout,
+            lock_retries=seq.strategies.lock_retries,
+            stats=seq.stats,
+        ),
+    )
+    return seq
+
+
+@pytest.fixture(params=list(STRATEGIES))
+def seq(request: pytest.FixtureRequest, serializable: sa.Engine, sequencing: Sequencing):
+    return twin(serializable, request.param)
+
+
+@pytest.fixture
+def sessions(serializable: sa.Engine) -> sessionmaker[Session]:
+    return sessionmaker(serializable)
+
+
+class Census:
+    """Keeps every error a transaction's work met, and counts the runs."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.errors: list[BaseException] = []
+        self.runs = 0
+
+    def watch(self, work: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            with self.lock:
+                self.runs += 1
+            try:
+                return work(*args)
+            except Cancelled:
+                raise
+            except BaseException as exc:
+                with self.lock:
+                    self.errors.append(exc)
+                raise
+
+        return run
+
+    def assert_only_retryable_serialization_failures(self) -> None:
+        for exc in self.errors:
+            assert isinstance(exc, SequenceBusyError), repr(exc)
+            assert exc.retryable, repr(exc)
+            cause = exc.__cause__
+            assert sqlstate(getattr(cause, "orig", cause)) in ("40001", "40P01"), repr(cause)
+
+
+def committed_ledger(sessions: sessionmaker[Session], seq: Sequencing, name: str) -> list[str]:
+    with sessions() as session, session.begin():
+        return [
+            e.number
+            for e in seq.manager(session).audit_log(name, limit=None)
+            if e.event == "number_generated"
+        ]
+
+
+def assert_one_to_n(numbers: list[str], prefix: str) -> None:
+    values = sorted(int(n.removeprefix(prefix)) for n in numbers)
+    assert len(values) == len(set(values)), "duplicate numbers"
+    assert values == list(range(1, len(values) + 1)), "a hole in the committed numbers"
+
+
+def test_the_engine_really_is_serializable(serializable):
+    with serializable.connect() as conn:
+        assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "serializable"
+
+
+def test_threads_commit_exactly_one_to_n(seq, sessions):
+    with sessions() as session, session.begin():
+        seq.manager(session).define("hot", "N-{COUNTER}")
+    census = Census()
+
+    def draw(thread: int, round_: int, session: Session) -> list[str]:
+        rng = random.Random(thread * 1000 + round_)
+        seqs = seq.manager(session)
+        count = rng.choice((1, 1, 2, 3))  # generate_many: the fused ledger CTE's join
+        numbers = seqs.generate_many("hot", count) if count > 1 else [seqs.generate("hot")]
+        if rng.random() < 0.2:
+            raise Cancelled
+        return numbers
+
+    results = commit_in_threads(6, 10, sessions, census.watch(draw))
+    committed = [n for numbers in results for n in numbers]
+    assert len(committed) > 40
+    assert_one_to_n(committed, "N-")
+    assert sorted(committed_ledger(sessions, seq, "hot")) == sorted(committed)
+    census.assert_only_retryable_serialization_failures()
+
+
+def test_threads_on_the_slow_path_are_gapless(seq, sessions):
+    """A count-based reset plans under the counter's lock (lock_counter's upsert)."""
+    with sessions() as session, session.begin():
+        seq.manager(session).define("books", "B{CYCLE}-{COUNTER}", reset_limit=5)
+    census = Census()
+
+    def work(thread: int, round_: int, session: Session) -> str:
+        number = seq.manager(session).generate("books")
+        if random.Random(thread * 100 + round_).random() < 0.2:
+            raise Cancelled
+        return number
+
+    committed = commit_in_threads(5, 8, sessions, census.watch(work))
+    ordinals = []
+    for number in committed:
+        cycle, counter = number.removeprefix("B").split("-")
+        assert 1 <= int(counter) <= 5
+        ordinals.append((int(cycle) - 1) * 5 + int(counter))
+    assert sorted(ordinals) == list(range(1, len(committed) + 1))
+    census.assert_only_retryable_serialization_failures()
+
+
+def test_gaps_are_served_exactly_once_by_concurrent_generators(seq, sessions):
+    """fill_gaps: the claims (SKIP LOCKED where claimed, else the guarded UPDATE)."""
+    with sessions() as session, session.begin():
+        seqs = seq.manager(session)
+        seqs.define("po", "PO-{COUNTER:4}", gap_policy="fill_gaps")
+        voided = seqs.generate_many("po", 24)[1::3]
+        for number in voided:
+            seqs.void("po", number, reason="cancelled")
+    census = Census()
+    draw = census.watch(lambda session: seq.manager(session).generate("po"))
+    served = run_together(len(voided), lambda i: run_in_transaction(sessions, draw))
+    assert sorted(served) == sorted(voided)  # each gap exactly once, the counter untouched
+    with sessions() as session, session.begin():
+        seqs = seq.manager(session)
+        assert seqs.gap_report("po") == []
+        assert seqs.generate("po") == "PO-0025"
+    census.assert_only_retryable_serialization_failures()
+
+
+def test_serving_and_voiding_side_by_side(seq, sessions):
+    """Each transaction is served a gap and voids a number; a retried one may be served
+    the gap the other just registered, so the check is on the registry's books."""
+    with sessions() as session, session.begin():
+        seqs = seq.manager(session)
+        seqs.define("inv", "INV-{COUNTER:4}", gap_policy="fill_gaps")
+        numbers = seqs.generate_many("inv", 6)
+        seqs.void("inv", numbers[1])
+        seqs.void("inv", numbers[4])
+    census = Census()
+
+    def serve_then_void(session: Session) -> tuple[str, str]:
+        seqs = seq.manager(session)
+        served = seqs.generate("inv")
+        voided = numbers[3] if served == numbers[1] else numbers[0]
+        seqs.void("inv", voided)
+        return served, voided
+
+    work = census.watch(serve_then_void)
+    outcomes = run_together(2, lambda i: run_in_transaction(sessions, work))
+    served = {s for s, _ in outcomes}
+    voided = {v for _, v in outcomes}
+    assert len(served) == 2  # no gap served twice
+    gaps = {numbers[1], numbers[4]} | voided
+    assert served <= gaps
+    with sessions() as session, session.begin():
+        assert seq.manager(session).gap_report("inv") == sorted(gaps - served)
+    census.assert_only_retryable_serialization_failures()
+
+
+def test_reservations_finalized_and_released_among_generators(seq, sessions):
+    with sessions() as session, session.begin():
+        seq.manager(session).define("q", "Q-{COUNTER:4}", gap_policy="fill_gaps")
+    census = Census()
+
+    def draw(i: int, j: int, session: Session) -> list[str]:
+        seqs = seq.manager(session)
+        if (i + j) % 2:
+            held = seqs.reserve("q", 2)
+            kept = seqs.finalize(held.id, [held.numbers[0]])
+            seqs.release(held.id, [held.numbers[1]])
+            return kept
+        return [seqs.generate("q")]
+
+    used = [n for ns in commit_in_threads(4, 6, sessions, census.watch(draw)) for n in ns]
+    assert len(used) == len(set(used))
+    with sessions() as session, session.begin():
+        seqs = seq.manager(session)
+        free = seqs.gap_report("q")
+        top = seqs.metrics("q").current_value
+    assert not set(free) & set(used)
+    assert sorted(used + free) == [f"Q-{v:04d}" for v in range(1, top + 1)]
+    census.assert_only_retryable_serialization_failures()
+
+
+def test_a_lock_wait_that_runs_out_is_not_retried_as_a_serialization_failure(
+    serializable, sessions, sequencing
+):
+    """SET LOCAL lock_timeout, 55P03 under a savepoint, retried lock_retries times."""
+    patient = twin(serializable, "cockroachdb", lock_timeout=0.2, lock_retries=1)
+    with sessions() as session, session.begin():
+        patient.manager(session).define("held", "H-{COUNTER}")
+    with sessions() as holder, holder.begin():
+        assert patient.manager(holder).generate("held") == "H-1"
+        with sessions() as waiter, waiter.begin():
+            with pytest.raises(SequenceBusyError) as caught:
+                patient.manager(waiter).generate("held")
+            assert not caught.value.retryable
+            cause = caught.value.__cause__
+            assert sqlstate(getattr(cause, "orig", cause)) == "55P03"
+    with sessions() as session, session.begin():
+        assert patient.manager(session).generate("held") == "H-2"
+
+
+# -- the flush hook ------------------------------------------------------------------
+
+
+class CrdbBase(DeclarativeBase):
+    pass
+
+
+CRDB_SEQUENCING = Sequencing(CrdbBase, table_prefix="crdb_")
+
+
+class Left(CrdbBase):
+    __tablename__ = "crdb_left"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = SequenceColumn("left")
+
+
+class Right(CrdbBase):
+    __tablename__ = "crdb_right"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = SequenceColumn("right")
+
+
+@pytest.fixture
+def flushing(serializable: sa.Engine) -> Iterator[sessionmaker[Session]]:
+    CrdbBase.metadata.drop_all(serializable)
+    CrdbBase.metadata.create_all(serializable)
+    CRDB_SEQUENCING.strategies.put(
+        serializable.dialect,
+        CockroachDBCounterStrategy(
+            CRDB_SEQUENCING.tables, serializable.dialect, stats=CRDB_SEQUENCING.stats
+        ),
+    )
+    try:
+        yield sessionmaker(serializable, expire_on_commit=False)
+    finally:
+        CrdbBase.metadata.drop_all(serializable)
+
+
+def test_flushes_numbering_two_models_in_opposite_orders(flushing):
+    with flushing() as session, session.begin():
+        seqs = CRDB_SEQUENCING.manager(session)
+        seqs.define("left", "L-{COUNTER}")
+        seqs.define("right", "R-{COUNTER}")
+    census = Census()
+
+    def add(thread: int, _round: int, session: Session) -> None:
+        models = [Left, Right] if thread % 2 else [Right, Left]
+        session.add_all(model() for model in models)
+        session.flush()  # the hook numbers them here, inside the census
+
+    commit_in_threads(4, 8, flushing, census.watch(add))
+    with flushing() as session:
+        for model, prefix in ((Left, "L-"), (Right, "R-")):
+            assert_one_to_n(list(session.scalars(sa.select(model.number))), prefix)
+            assert session.scalar(sa.select(sa.func.count()).select_from(model)) == 32
+    census.assert_only_retryable_serialization_failures()
+
+
+# -- asyncio ---------------------------------------------------------------------------
+
+
+def test_async_transactions_commit_exactly_one_to_n(serializable, url, sequencing):
+    async_url = sa.make_url(url).set(drivername="postgresql+psycopg_async")
+    census = Census()
+
+    async def main() -> list[str]:
+        engine = create_async_engine(async_url, pool_size=6, isolation_level="SERIALIZABLE")
+        try:
+            seq = twin(engine.sync_engine, "cockroachdb")
+            factory = async_sessionmaker(engine)
+            async with factory() as session, session.begin():
+                await seq.manager(session).define("a", "A-{COUNTER}")
+
+            async def draw(session: Any) -> str:
+                census.runs += 1
+                try:
+                    return await seq.manager(session).generate("a")
+                except BaseException as exc:
+                    census.errors.append(exc)
+                    raise
+
+            async def worker() -> list[str]:
+                return [await async_run_in_transaction(factory, draw) for _ in range(6)]
+
+            results = await asyncio.gather(*(worker() for _ in range(4)))
+            return [n for numbers in results for n in numbers]
+        finally:
+            await engine.dispose()
+
+    committed = asyncio.run(main())
+    assert len(committed) == 24
+    assert_one_to_n(committed, "A-")
+    census.assert_only_retryable_serialization_failures()
