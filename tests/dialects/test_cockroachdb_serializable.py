@@ -8,10 +8,13 @@ These tests do the same on PostgreSQL at ``SERIALIZABLE``, which is harsher than
 CockroachDB for a hot counter: a PostgreSQL transaction whose snapshot predates the
 counter's last update always fails with ``40001`` once it gets the row lock, where
 CockroachDB can often refresh the waiter's read timestamp and go on.  Each scenario
-runs twice, with the PostgreSQL strategy and with
-:class:`~sa_sequencing.dialects.CockroachDBCounterStrategy` put in its place (its SQL
-is PostgreSQL's; it differs in the capabilities it claims, ``SKIP LOCKED`` among
-them), with real threads on real connections, and checks:
+runs three ways (:data:`MODES`): PostgreSQL's dialect and strategy; PostgreSQL's
+dialect with :class:`~sa_sequencing.dialects.CockroachDBCounterStrategy` put in its
+place; and a dialect named ``cockroachdb`` (``sqlalchemy-cockroachdb``'s own, whose
+``psycopg.crdb`` connection works on a PostgreSQL server, where it is installed),
+which finds the CockroachDB strategy as an application does and makes every decision
+the library takes by dialect name as on CockroachDB.  With real threads on real
+connections, each checks:
 
 * the committed numbers are exactly 1..N, no duplicate, no hole, and the ledger
   holds exactly them;
@@ -24,6 +27,7 @@ them), with real threads on real connections, and checks:
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import random
 import threading
 from collections.abc import Callable
@@ -61,40 +65,94 @@ from sa_sequencing.faults import sqlstate
 STRATEGIES = {"postgresql": PostgreSQLCounterStrategy, "cockroachdb": CockroachDBCounterStrategy}
 
 
+class StandIn(PGDialect_psycopg):
+    """PostgreSQL's psycopg dialect under CockroachDB's name, where
+    ``sqlalchemy-cockroachdb`` is missing: every decision the library makes by
+    dialect name is then made as on CockroachDB."""
+
+    name = "cockroachdb"
+    supports_statement_cache = True
+
+
+registry.register("cockroachdb.pgstandin", __name__, "StandIn")
+
+#: the driver name of a dialect named "cockroachdb": sqlalchemy-cockroachdb's own
+#: (whose psycopg.crdb connection and dialect work on a PostgreSQL server too) where
+#: it is installed, else the stand-in above
+CRDB_DRIVER = (
+    "cockroachdb+psycopg"
+    if importlib.util.find_spec("sqlalchemy_cockroachdb") is not None
+    else "cockroachdb+pgstandin"
+)
+
+#: postgresql: PostgreSQL's dialect and strategy; cockroachdb-strategy: PostgreSQL's
+#: dialect with the CockroachDB strategy put in its place; cockroachdb-dialect: a
+#: dialect named "cockroachdb", the strategy found as an application finds it
+MODES = ["postgresql", "cockroachdb-strategy", "cockroachdb-dialect"]
+
+
 @pytest.fixture
-def serializable(backend: str, url: str) -> Iterator[sa.Engine]:
-    """An engine on the PostgreSQL test server whose transactions are SERIALIZABLE."""
+def server(backend: str, url: str) -> str:
     if not backend.startswith("postgresql"):
         pytest.skip("PostgreSQL is the stand-in for CockroachDB")
-    engine = sa.create_engine(url, pool_size=12, max_overflow=4, isolation_level="SERIALIZABLE")
+    return url
+
+
+def serializable_engine(url: str, *, cockroachdb: bool, **options: str) -> sa.Engine:
+    """An engine on ``url``'s server whose transactions are SERIALIZABLE; with
+    ``cockroachdb``, through a dialect named so; ``options``: libpq ``-c`` settings."""
+    made = sa.make_url(url)
+    if cockroachdb:
+        made = made.set(drivername=CRDB_DRIVER)
+    if options:
+        libpq = " ".join(f"-c {k}={v}" for k, v in options.items())
+        made = made.update_query_dict({"options": libpq})
+    return sa.create_engine(made, pool_size=12, max_overflow=4, isolation_level="SERIALIZABLE")
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def serializable(server: str, mode: str) -> Iterator[sa.Engine]:
+    engine = serializable_engine(server, cockroachdb=mode == "cockroachdb-dialect")
     yield engine
     engine.dispose()
 
 
-def twin(engine: sa.Engine, strategy: str, **options: Any) -> Sequencing:
-    """A Sequencing over the test tables whose counter strategy on ``engine`` is
-    ``strategy``'s."""
+def twin(engine: sa.Engine, strategy: str | None, **options: Any) -> Sequencing:
+    """A Sequencing over the test tables; with ``strategy``, that strategy is put in
+    place of the one the registry picks for ``engine``."""
 
     class TwinBase(DeclarativeBase):
         pass
 
     seq = Sequencing(TwinBase, **options)
-    seq.strategies.put(
-        engine.dialect,
-        STRATEGIES[strategy](
-            seq.tables,
+    if strategy is not None:
+        seq.strategies.put(
             engine.dialect,
-            lock_timeout=seq.strategies.lock_timeout,
-            lock_retries=seq.strategies.lock_retries,
-            stats=seq.stats,
-        ),
-    )
+            STRATEGIES[strategy](
+                seq.tables,
+                engine.dialect,
+                lock_timeout=seq.strategies.lock_timeout,
+                lock_retries=seq.strategies.lock_retries,
+                stats=seq.stats,
+            ),
+        )
     return seq
 
 
-@pytest.fixture(params=list(STRATEGIES))
-def seq(request: pytest.FixtureRequest, serializable: sa.Engine, sequencing: Sequencing):
-    return twin(serializable, request.param)
+@pytest.fixture
+def seq(mode: str, serializable: sa.Engine, sequencing: Sequencing) -> Sequencing:
+    made = twin(serializable, "cockroachdb" if mode == "cockroachdb-strategy" else None)
+    with serializable.connect() as conn:
+        expected = (
+            PostgreSQLCounterStrategy if mode == "postgresql" else CockroachDBCounterStrategy
+        )
+        assert type(made.strategy(conn)) is expected
+    return made
 
 
 @pytest.fixture
@@ -315,15 +373,16 @@ class Right(CrdbBase):
 
 
 @pytest.fixture
-def flushing(serializable: sa.Engine) -> Iterator[sessionmaker[Session]]:
+def flushing(serializable: sa.Engine, mode: str) -> Iterator[sessionmaker[Session]]:
     CrdbBase.metadata.drop_all(serializable)
     CrdbBase.metadata.create_all(serializable)
-    CRDB_SEQUENCING.strategies.put(
-        serializable.dialect,
-        CockroachDBCounterStrategy(
-            CRDB_SEQUENCING.tables, serializable.dialect, stats=CRDB_SEQUENCING.stats
-        ),
-    )
+    if mode == "cockroachdb-strategy":
+        CRDB_SEQUENCING.strategies.put(
+            serializable.dialect,
+            CockroachDBCounterStrategy(
+                CRDB_SEQUENCING.tables, serializable.dialect, stats=CRDB_SEQUENCING.stats
+            ),
+        )
     try:
         yield sessionmaker(serializable, expire_on_commit=False)
     finally:
@@ -353,8 +412,8 @@ def test_flushes_numbering_two_models_in_opposite_orders(flushing):
 # -- asyncio ---------------------------------------------------------------------------
 
 
-def test_async_transactions_commit_exactly_one_to_n(serializable, url, sequencing):
-    async_url = sa.make_url(url).set(drivername="postgresql+psycopg_async")
+def test_async_transactions_commit_exactly_one_to_n(server, sequencing):
+    async_url = sa.make_url(server).set(drivername="postgresql+psycopg_async")
     census = Census()
 
     async def main() -> list[str]:
@@ -390,26 +449,6 @@ def test_async_transactions_commit_exactly_one_to_n(serializable, url, sequencin
 # -- the whole library under a dialect named "cockroachdb" ----------------------------
 
 
-class StandIn(PGDialect_psycopg):
-    """PostgreSQL's psycopg dialect under CockroachDB's name: every decision the
-    library makes by dialect name is then made as on CockroachDB."""
-
-    name = "cockroachdb"
-    supports_statement_cache = True
-
-
-registry.register("cockroachdb.pgstandin", __name__, "StandIn")
-
-
-def standin_engine(url: str, **options: str) -> sa.Engine:
-    server = sa.make_url(url)
-    libpq = " ".join(f"-c {k}={v}" for k, v in {**options}.items())
-    made = server.set(drivername="cockroachdb+pgstandin")
-    if libpq:
-        made = made.update_query_dict({"options": libpq})
-    return sa.create_engine(made, isolation_level="SERIALIZABLE")
-
-
 class StandInBase(DeclarativeBase):
     pass
 
@@ -418,11 +457,11 @@ STANDIN_SEQUENCING = Sequencing(StandInBase, table_prefix="crdbsi_")
 
 
 @pytest.fixture
-def standin(serializable: sa.Engine, url: str) -> Iterator[Callable[..., sa.Engine]]:
+def standin(server: str) -> Iterator[Callable[..., sa.Engine]]:
     engines: list[sa.Engine] = []
 
     def make(**options: str) -> sa.Engine:
-        engine = standin_engine(url, **options)
+        engine = serializable_engine(server, cockroachdb=True, **options)
         engines.append(engine)
         StandInBase.metadata.drop_all(engine)
         StandInBase.metadata.create_all(engine)
