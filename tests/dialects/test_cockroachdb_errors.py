@@ -147,3 +147,13 @@ def test_each_async_driver_reports_a_restart_as_a_retryable_busy_error(backend, 
     if driver == "asyncpg":
         # what cockroachdb+asyncpg raises: SQLAlchemy's adapter of asyncpg's error
         assert type(cause.orig).__module__.startswith("sqlalchemy.dialects.postgresql")
+
+
+def test_an_ambiguous_commit_is_an_unknown_outcome_for_run_in_transaction():
+    """40003 at COMMIT means CockroachDB does not know whether it committed:
+    run_in_transaction raises CommitOutcomeUnknownError (never a blind rerun)."""
+    from sa_sequencing.retry import CommitOutcomeUnknownError
+    from sa_sequencing.retry import _at_commit
+
+    exc = wrapped(psycopg.errors.lookup("40003")("result is ambiguous: error=... [exhausted]"))
+    assert isinstance(_at_commit(exc), CommitOutcomeUnknownError)

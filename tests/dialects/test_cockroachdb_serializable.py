@@ -495,12 +495,6 @@ def test_a_dialect_named_cockroachdb_numbers_end_to_end(standin):
         assert all(abs(e.created_at - now) < timedelta(minutes=5) for e in log)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UTCDateTime (store/types.py) binds aware datetimes as naive UTC for every "
-    "dialect not named 'postgresql': on CockroachDB's TIMESTAMPTZ columns the server "
-    "reads them in the session's time zone",
-)
 def test_times_are_stored_in_utc_whatever_the_session_time_zone(standin):
     engine = standin(timezone="Europe/Berlin")
     seq = STANDIN_SEQUENCING
