@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sqlite3
 import sys
 import threading
 import warnings
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,3 +268,12 @@ def test_run_in_transaction_retry_is_a_warning(
             True,
         )
     assert_documented(record)
+
+
+def test_the_fields_table_of_the_docs_is_the_code_s():
+    """docs/operations.rst's "Fields" table lists exactly sa_sequencing.logs.FIELDS."""
+    docs = (Path(__file__).parents[2] / "docs" / "operations.rst").read_text()
+    section = docs.split("\nFields\n~~~~~~\n", 1)[1]
+    table = section.split("\nfield ", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"^``(\w+)``", table, re.M))
+    assert documented == FIELDS.keys()
