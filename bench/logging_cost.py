@@ -17,18 +17,26 @@ Two measurements:
 
    The ratios are medians over the rounds of the paired ratios of the same round.
 
-2. **Instructions** (``--callgrind``, deterministic): ``valgrind --tool=callgrind``
-   counts the instructions of runs of N1 and N2 generates on SQLite in memory (and
-   PostgreSQL: the client side only); ``(I(N2) - I(N1)) / (N2 - N1)`` is the cost of
-   one generate, start-up cancelled out.  It is measured for this tree and, with
-   ``--baseline DIR``, for another checkout of the package (one without the logging
-   calls: ``git archive <commit> sa_sequencing | tar -x -C DIR``): the difference is
-   what the logging calls cost per generate when logging is off.
+2. **Bytecodes** (``--opcodes``, deterministic): the Python bytecodes executed per
+   generate (``sys.settrace`` opcode events; runs of N1 and N2 generates, so
+   ``(B(N2) - B(N1)) / (N2 - N1)`` cancels start-up), for this tree and, with
+   ``--baseline DIR``, for a checkout of the package without the logging calls
+   (``git archive <commit> sa_sequencing | tar -x -C DIR``).  The difference is
+   exactly the code the logging calls add to a draw when logging is off.
+
+3. **Instructions** (``--callgrind``): ``valgrind --tool=callgrind`` counts the machine
+   instructions of the same runs (SQLite in memory: the database's work included;
+   PostgreSQL: the client side).  One tree gives the same count run after run, but
+   the same code loaded from another directory may differ by about 1 % (memory
+   layout: allocation patterns, hash collisions); so with ``--baseline`` a
+   *control*, the baseline's code copied elsewhere, is counted too, and a
+   difference is code only where it stands out of the control's.
 
 Usage::
 
     python bench/logging_cost.py [--backends sqlite,postgresql] [--seconds 6]
-                                 [--rounds 6] [--callgrind] [--baseline DIR]
+                                 [--rounds 6] [--opcodes] [--callgrind]
+                                 [--baseline DIR] [--skip-throughput]
 
 The PostgreSQL URL comes from ``SA_SEQUENCING_TEST_POSTGRESQL_URL``; the benchmark's
 tables are prefixed ``benchlog_`` and dropped at the end.
@@ -40,6 +48,7 @@ import argparse
 import logging
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -193,6 +202,45 @@ def inner(backend: str, count: int, tree: str) -> None:
     drop()
 
 
+def inner_opcodes(backend: str, count: int, tree: str) -> None:
+    """Print the Python bytecodes executed by ``count`` generates (``sys.settrace``
+    with opcode events): deterministic, and blind to memory layout."""
+    sys.path.insert(0, tree)
+    _, generate, drop, _ = setup(backend)
+    import sa_sequencing
+
+    assert Path(sa_sequencing.__file__).is_relative_to(tree), sa_sequencing.__file__
+    for _ in range(50):
+        generate()
+    executed = 0
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal executed
+        if event == "call":
+            frame.f_trace_opcodes = True
+        elif event == "opcode":
+            executed += 1
+        return trace
+
+    sys.settrace(trace)
+    for _ in range(count):
+        generate()
+    sys.settrace(None)
+    drop()
+    print(executed)
+
+
+def opcodes(backend: str, count: int, tree: str) -> int:
+    done = subprocess.run(
+        [sys.executable, __file__, "--inner-opcodes", f"{backend}:{count}:{tree}"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    return int(done.stdout.split()[-1])
+
+
 def instructions(backend: str, count: int, tree: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
@@ -218,19 +266,25 @@ def instructions(backend: str, count: int, tree: str) -> int:
     return int(match.group(1))
 
 
-def callgrind(backend: str, trees: dict[str, str], n1: int, n2: int) -> None:
+def per_generate(
+    backend: str, trees: dict[str, str], n1: int, n2: int, unit: str, count: Any
+) -> None:
+    """``count(backend, n, tree)`` for n1 and n2 generates: the cost of one generate,
+    for each tree, and this tree's difference from the baseline."""
     per: dict[str, float] = {}
     for label, tree in trees.items():
-        low = instructions(backend, n1, tree)
-        high = instructions(backend, n2, tree)
+        low = count(backend, n1, tree)
+        high = count(backend, n2, tree)
         per[label] = (high - low) / (n2 - n1)
-        print(f"  {backend} {label:9s}: {per[label]:12.0f} instructions per generate", flush=True)
+        print(f"  {backend} {label:9s}: {per[label]:12.1f} {unit} per generate", flush=True)
     if "baseline" in per:
-        diff = per["this tree"] - per["baseline"]
-        print(
-            f"  {backend}: logging calls add {diff:+.0f} instructions per generate "
-            f"({diff / per['baseline']:+.3%})"
-        )
+        for label in ("this tree", "control"):
+            if label in per:
+                diff = per[label] - per["baseline"]
+                print(
+                    f"  {backend}: {label} - baseline = {diff:+.1f} {unit} per generate "
+                    f"({diff / per['baseline']:+.3%})"
+                )
 
 
 def main() -> int:
@@ -242,22 +296,44 @@ def main() -> int:
     parser.add_argument("--baseline", help="a checkout of sa_sequencing without the logging calls")
     parser.add_argument("--n1", type=int, default=200)
     parser.add_argument("--n2", type=int, default=1200)
+    parser.add_argument("--opcodes", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--inner", help=argparse.SUPPRESS)
+    parser.add_argument("--inner-opcodes", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
         backend, count, tree = args.inner.split(":", 2)
         inner(backend, int(count), tree)
         return 0
+    if args.inner_opcodes:
+        backend, count, tree = args.inner_opcodes.split(":", 2)
+        inner_opcodes(backend, int(count), tree)
+        return 0
     backends = args.backends.split(",")
     print(f"Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M')}")
-    ok = all([throughput(b, args.seconds, args.rounds) for b in backends])
-    if args.callgrind:
-        trees = {"this tree": str(ROOT)}
-        if args.baseline:
-            trees["baseline"] = str(Path(args.baseline).resolve())
-        print(f"callgrind (PYTHONHASHSEED=0, gc off while counting; N1={args.n1}, N2={args.n2})")
+    ok = args.skip_throughput or all([throughput(b, args.seconds, args.rounds) for b in backends])
+    trees = {"this tree": str(ROOT)}
+    if args.baseline:
+        trees["baseline"] = str(Path(args.baseline).resolve())
+    if args.opcodes:
+        print(f"Python bytecodes executed (sys.settrace; N1={args.n1}, N2={args.n2})")
         for backend in backends:
-            callgrind(backend, trees, args.n1, args.n2)
+            per_generate(backend, trees, args.n1, args.n2, "bytecodes", opcodes)
+    if args.callgrind:
+        print(f"callgrind (PYTHONHASHSEED=0, gc off while counting; N1={args.n1}, N2={args.n2})")
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.baseline:
+                # The control: the baseline's own code from another directory.  Its
+                # difference from the baseline is memory-layout noise, not code.
+                control = Path(tmp) / "control"
+                shutil.copytree(
+                    Path(trees["baseline"]) / "sa_sequencing",
+                    control / "sa_sequencing",
+                    ignore=shutil.ignore_patterns("__pycache__"),
+                )
+                trees["control"] = str(control)
+            for backend in backends:
+                per_generate(backend, trees, args.n1, args.n2, "instructions", instructions)
     return 0 if ok else 1
 
 
