@@ -370,20 +370,20 @@ class Allocator:
                 waits.append(time.perf_counter() - began)
             return result
         except LockBusy as busy:
+            retryable = busy.kind is ErrorKind.SERIALIZATION
+            fault = "serialization" if retryable else "lock_wait"
             _lock_log.warning(
                 "%s: SequenceBusyError after %d counter lock attempts (%s)",
                 describe(name, scope),
                 busy.attempts,
-                busy.kind.value,
+                fault,
                 extra={
                     "event": "busy",
                     "sequence": name,
                     "scope": scope,
                     "attempt": busy.attempts,
-                    "fault": "serialization"
-                    if busy.kind is ErrorKind.SERIALIZATION
-                    else "lock_wait",
-                    "retryable": busy.kind is ErrorKind.SERIALIZATION,
+                    "fault": fault,
+                    "retryable": retryable,
                 },
             )
             if busy.kind is ErrorKind.SERIALIZATION:
