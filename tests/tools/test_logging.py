@@ -10,6 +10,7 @@ import re
 import sqlite3
 import sys
 import threading
+import types
 import warnings
 from datetime import date
 from pathlib import Path
@@ -26,6 +27,7 @@ from sa_sequencing import SequenceBusyError
 from sa_sequencing import SequenceExhaustionWarning
 from sa_sequencing import Sequencing
 from sa_sequencing import run_in_transaction
+from sa_sequencing.allocation import allocator
 from sa_sequencing.logs import FIELDS
 
 DAY = date(2026, 3, 14)
@@ -91,10 +93,16 @@ def test_slow_path_many_and_reclaimed_gaps_are_told(tx, sequencing, caplog):
     assert (mixed.path, mixed.numbers, mixed.reclaimed) == ("fast", ["F-4", "F-5"], [])
 
 
-def test_nothing_is_emitted_at_the_default_level(tx, sequencing, caplog):
+def test_nothing_is_emitted_at_the_default_level(tx, sequencing, caplog, monkeypatch):
     """No handler configured, the default WARNING level: a plain draw (and its
-    definition) logs nothing."""
+    definition) logs nothing, and neither times its lock wait nor builds a record."""
     assert logging.getLogger("sa_sequencing.allocation").getEffectiveLevel() == logging.WARNING
+
+    def refused(*args: Any) -> None:
+        raise AssertionError("work done for a disabled record")
+
+    monkeypatch.setattr(allocator, "_log_draw", refused)
+    monkeypatch.setattr(allocator, "time", types.SimpleNamespace(perf_counter=refused))
     with tx() as seqs:
         seqs.define("quiet", "Q-{COUNTER}")
         seqs.generate("quiet")
