@@ -96,6 +96,11 @@ def test_slow_path_many_and_reclaimed_gaps_are_told(tx, sequencing, caplog):
 def test_nothing_is_emitted_at_the_default_level(tx, sequencing, caplog, monkeypatch):
     """No handler configured, the default WARNING level: a plain draw (and its
     definition) logs nothing, and neither times its lock wait nor builds a record."""
+    # the state of a process that configured nothing (tests that ran before may have
+    # left levels set: a script's logging.basicConfig(level=INFO), say)
+    for name in ("sa_sequencing", "sa_sequencing.allocation"):
+        caplog.set_level(logging.NOTSET, logger=name)
+    caplog.set_level(logging.WARNING)
     assert logging.getLogger("sa_sequencing.allocation").getEffectiveLevel() == logging.WARNING
 
     def refused(*args: Any) -> None:
