@@ -55,6 +55,7 @@ from .errors import SequencingError
 from .faults import Fault
 from .faults import classify
 from .faults import sqlstate
+from .logs import transactions as _log
 
 __all__ = [
     "DEFAULT_ATTEMPTS",
@@ -138,6 +139,28 @@ def _at_commit(exc: BaseException) -> BaseException:
     )
 
 
+def _log_retry(exc: BaseException, attempt: int, attempts: int, delay: float) -> None:
+    """The WARNING record of a transaction run again."""
+    fault = classify(exc).value
+    _log.warning(
+        "transaction failed (%s: %s), attempt %d of %d; running it again in %.3f s",
+        fault,
+        type(exc).__name__,
+        attempt,
+        attempts,
+        delay,
+        extra={
+            "event": "transaction_retry",
+            "sequence": getattr(exc, "sequence", None),
+            "scope": getattr(exc, "scope", None),
+            "attempt": attempt,
+            "attempts": attempts,
+            "delay": delay,
+            "fault": fault,
+        },
+    )
+
+
 def run_in_transaction(
     session_factory: Callable[[], Session],
     work: Callable[[Session], _T],
@@ -174,7 +197,9 @@ def run_in_transaction(
                 raise error from exc
             if attempt >= attempts or not is_retryable(exc):
                 raise
-        time.sleep(backoff_delay(attempt, backoff, max_backoff))
+            delay = backoff_delay(attempt, backoff, max_backoff)
+            _log_retry(exc, attempt, attempts, delay)
+        time.sleep(delay)
         attempt += 1
 
 
@@ -214,5 +239,7 @@ async def async_run_in_transaction(
                 raise error from exc
             if attempt >= attempts or not is_retryable(exc):
                 raise
-        await asyncio.sleep(backoff_delay(attempt, backoff, max_backoff))
+            delay = backoff_delay(attempt, backoff, max_backoff)
+            _log_retry(exc, attempt, attempts, delay)
+        await asyncio.sleep(delay)
         attempt += 1

@@ -135,7 +135,7 @@ class LifecycleMixin(ManagerBase):
                         scope=scope_key,
                     ) from exc
             self._forget_cached(definition)
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             scope_key,
             "number_voided",
@@ -305,7 +305,7 @@ class LifecycleMixin(ManagerBase):
                 ],
                 performed_by=performed_by,
             )
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             scope_key,
             "counter_overridden",
@@ -392,7 +392,7 @@ class LifecycleMixin(ManagerBase):
         self.repositories.sequences.update(
             definition, {}
         )  # a new revision: cached copies go stale
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             definition.scope_key,
             "pattern_version_created",

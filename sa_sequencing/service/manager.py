@@ -171,7 +171,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
             if existing is None:
                 raise
             return _same_definition(existing, values)
-        self.repositories.audits.record(
+        self._record(
             name,
             scope_key,
             "pattern_created",
@@ -258,7 +258,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
             if k in changed or (k == "metadata_" and "metadata" in changed)
         }
         updated = self.repositories.sequences.update(definition, columns)
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             definition.scope_key,
             "pattern_modified",
@@ -278,7 +278,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         check_actor(performed_by)
         definition = self._own(name, scope, for_update=True)
         self.repositories.sequences.delete(definition)
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             definition.scope_key,
             "sequence_deleted",
@@ -307,7 +307,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         if definition.is_locked == locked:
             return
         self.repositories.sequences.update(definition, {"is_locked": locked})
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             definition.scope_key,
             "sequence_locked" if locked else "sequence_unlocked",
