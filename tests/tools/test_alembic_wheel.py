@@ -39,7 +39,7 @@ from sa_sequencing import Sequencing
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "alembic_w_"
 VERSION_TABLE = "alembic_version_sa_seq_wheel"
-BRANCH_HEAD = "sa_sequencing_0002"
+BRANCH_HEAD = "sa_sequencing_0003"
 # A build or an install that cannot run here skips the module, but never in CI.
 MUST_BUILD = bool(os.environ.get("CI")) or os.environ.get("SA_SEQUENCING_REQUIRE_SERVERS") == "1"
 _SELECTED = os.environ.get("SA_SEQUENCING_TEST_BACKENDS")
