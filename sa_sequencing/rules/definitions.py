@@ -245,15 +245,11 @@ def check_counter_by(
             )
         if canonical not in compiled.context_names:
             variables = ", ".join(f"{{{n}}}" for n in sorted(compiled.context_names)) or "none"
-            kind = (
-                "a built-in token, not a context variable"
-                if canonical in compiled.token_names
-                else "not in the pattern"
-            )
             raise ConfigurationError(
-                f"{where}: counter_by names {item!r}, which is {kind} of pattern "
-                f"{compiled.source!r} (its context variables: {variables}); each counter_by "
-                "variable must appear in the number, so that each value's numbers differ",
+                f"{where}: counter_by names {item!r}, which is not a context variable of "
+                f"pattern {compiled.source!r} (its context variables: {variables}); each "
+                "counter_by variable must appear in the number, so that each value's numbers "
+                "differ",
                 sequence=name,
                 scope=scope,
             )
