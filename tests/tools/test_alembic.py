@@ -848,6 +848,49 @@ def test_0002_makes_keys_exact_on_an_existing_install(clean_db: str, tmp_path: P
 
 
 @pytest.mark.usefixtures("branch_untouched")
+def test_0003_adds_per_series_counters_to_an_existing_install(
+    clean_db: str, tmp_path: Path
+) -> None:
+    """A database at revision 0002 with numbers drawn, upgraded to 0003: the counters
+    go on where they were, a ``counter_by`` sequence keys its counters by period keys
+    longer than the old 16 characters, and the schema is create_all's. The downgrade
+    (once no long key is left) drops ``counter_by`` again."""
+    url = clean_db
+    ini = minimal_project(tmp_path, url)
+    command.upgrade(make_config(ini), "sa_sequencing_0002")
+    engine = sa.create_engine(url)
+    counters = f"{PREFIX}sequence_counters"
+    try:
+        assert [legacy_draw(url, "acme") for _ in range(2)] == ["INV-1", "INV-2"]
+        command.upgrade(make_config(ini), "sa_sequencing@head")
+        assert draw(url, "acme") == "INV-3"
+        with Session(engine) as session, session.begin():
+            seqs = Sequencing(sa.MetaData(), table_prefix=PREFIX).manager(session)
+            assert seqs.get("inv").counter_by == ()
+            seqs.define("dep", "D-{DEPARTMENT}-{COUNTER}", counter_by=("DEPARTMENT",))
+            department = "PROCUREMENT_AND_LOGISTICS"
+            assert seqs.generate("dep", context={"DEPARTMENT": department}) == f"D-{department}-1"
+        with engine.connect() as conn:
+            keys = set(conn.execute(sa.text(f"SELECT period FROM {counters}")).scalars())
+        assert keys == {"", f"|DEPARTMENT={department}"}
+        metadata = Sequencing(sa.MetaData(), table_prefix=PREFIX).metadata
+        assert_no_diff(url, metadata)
+        Sequencing(sa.MetaData(), table_prefix=CREATE_ALL_PREFIX).create_all(engine)
+        assert describe_schema(engine, PREFIX) == describe_schema(engine, CREATE_ALL_PREFIX)
+
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DELETE FROM {counters} WHERE period <> ''"))
+        command.downgrade(make_config(ini), "sa_sequencing_0002")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns(f"{PREFIX}sequences")}
+        assert "counter_by" not in columns
+        assert legacy_draw(url, "acme") == "INV-4"
+    finally:
+        engine.dispose()
+    command.downgrade(make_config(ini), "sa_sequencing@base")
+    assert not sequencing_tables() & table_names(url)
+
+
+@pytest.mark.usefixtures("branch_untouched")
 def test_tables_made_by_create_all_are_stamped(clean_db: str, tmp_path: Path) -> None:
     """The documented path for tables that create_all made before Alembic knew them."""
     url = clean_db
