@@ -139,7 +139,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
             for name in archive.namelist()
             if name.startswith("sa_sequencing/migrations/versions/") and name.endswith(".py")
         )
-    assert {"sa_sequencing_0001_create_tables.py", f"{BRANCH_HEAD}_exact_keys.py"} <= shipped
+    assert {
+        "sa_sequencing_0001_create_tables.py",
+        "sa_sequencing_0002_exact_keys.py",
+        f"{BRANCH_HEAD}_counter_by.py",
+    } <= shipped
 
     env_dir = root / "venv"
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
