@@ -490,6 +490,12 @@ def test_cli_defines_and_shows_per_series_counters(url, tx, capsys):
         ("HR", 1),
         ("SALES", 2),
     ]
+    metrics = json.loads(cli("metrics", "inv", "--context", "DEPARTMENT=HR", "--json"))
+    assert metrics["metrics"]["period"].endswith("|DEPARTMENT=HR")
+    moved = json.loads(
+        cli("override", "inv", "7", "--context", "DEPARTMENT=HR", "--date", "2026-03-10", "--json")
+    )
+    assert moved["next_number"] == "INV-2026-HR-00008"
     code = main(["--url", url, "define", "bad", PATTERN, "--counter-by", "REGION"])
     _, err = capsys.readouterr()
     assert code != 0 and "REGION" in err and "Traceback" not in err
