@@ -30,6 +30,7 @@ from ..rules.checks import check_flag
 from ..rules.definitions import COUNTING_OPTIONS
 from ..rules.definitions import DEFAULTS
 from ..rules.definitions import SequenceDefinition
+from ..rules.definitions import check_counter_by
 from ..rules.definitions import normalize_name
 from ..rules.definitions import normalize_scope
 from ..rules.definitions import validate_options
@@ -258,6 +259,17 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
                 sequence=definition.name,
                 scope=definition.scope,
             )
+        if "counter_by" in changed:
+            # The pattern versions must show the series too (define_version checks the
+            # versions made after counter_by; these were made before it).
+            for version in self.repositories.pattern_versions.for_definition(definition):
+                check_counter_by(
+                    values["counter_by"],
+                    version.compiled,
+                    f"{definition.describe()}: pattern version from {version.effective_from}",
+                    definition.name,
+                    definition.scope_key,
+                )
         columns = {
             k: values[k]
             for k in values

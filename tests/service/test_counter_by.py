@@ -442,6 +442,16 @@ def test_every_pattern_must_show_the_series(tx, snapshot):
         seqs.void("inv", number)
 
 
+def test_counter_by_set_later_is_checked_against_the_pattern_versions(tx, snapshot):
+    with tx() as seqs:
+        define(seqs, counter_by=())
+        seqs.define_version("inv", "INV-{YEAR}-{COUNTER:6}", effective_from=date(2027, 1, 1))
+    before = snapshot()
+    with tx() as seqs, pytest.raises(ConfigurationError, match="pattern version from 2027-01-01"):
+        seqs.update("inv", counter_by=("DEPARTMENT",))
+    assert snapshot() == before
+
+
 def test_counter_by_is_fixed_once_numbers_exist(tx, snapshot):
     with tx() as seqs:
         define(seqs, counter_by=())

@@ -17,9 +17,10 @@ Two changes:
 Widening keeps every stored key as it is.  On MySQL/MariaDB the ``MODIFY`` restates
 the binary collation of revision 0002; on SQLite, which cannot alter a column, each
 table is rebuilt (Alembic's batch mode: copied into a new table, keys and indexes
-kept).  The downgrade narrows the columns again, which fails where a period key
-longer than 16 characters (a per-series counter) exists: delete those sequences
-first; and drops ``counter_by``.
+kept).  The downgrade narrows the columns again, which fails on PostgreSQL and
+MySQL/MariaDB where a period key longer than 16 characters (a per-series counter)
+exists: delete those sequences first (SQLite does not check lengths); and drops
+``counter_by``.
 
 Frozen like 0001: the columns are spelled out here, not taken from the models.
 """
