@@ -30,6 +30,9 @@ from .retry import CommitOutcomeUnknownError
 from .retry import async_run_in_transaction
 from .retry import run_in_transaction
 from .rules.compose import compose_child
+from .rules.declarations import DeclarationDriftError
+from .rules.declarations import SequenceDeclaration
+from .rules.declarations import SyncReport
 from .rules.definitions import SequenceDefinition
 from .rules.enums import GapPolicy
 from .rules.enums import OverflowBehavior
@@ -72,6 +75,7 @@ __all__ = [
     "CounterMixin",
     "CounterRepository",
     "CounterStrategy",
+    "DeclarationDriftError",
     "DuplicateSequenceError",
     "Gap",
     "GapMixin",
@@ -93,6 +97,7 @@ __all__ = [
     "ResetPeriod",
     "SequenceBusyError",
     "SequenceColumn",
+    "SequenceDeclaration",
     "SequenceDefinition",
     "SequenceExhaustedError",
     "SequenceExhaustionWarning",
@@ -105,6 +110,7 @@ __all__ = [
     "Sequencing",
     "SequencingError",
     "SequencingWarning",
+    "SyncReport",
     "UnsupportedDialectError",
     "__version__",
     "async_run_in_transaction",

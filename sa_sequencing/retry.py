@@ -54,6 +54,7 @@ from .errors import InvalidArgumentError
 from .errors import SequencingError
 from .faults import Fault
 from .faults import classify
+from .faults import sqlstate
 
 __all__ = [
     "DEFAULT_ATTEMPTS",
@@ -118,7 +119,14 @@ def _check(attempts: object, backoff: object, max_backoff: object) -> None:
 
 
 def _at_commit(exc: BaseException) -> BaseException:
-    """What an error at ``COMMIT`` becomes: a lost connection is an unknown outcome."""
+    """What an error at ``COMMIT`` becomes: a lost connection, or CockroachDB's
+    ``40003`` "result is ambiguous", is an unknown outcome."""
+    if sqlstate(getattr(exc, "orig", exc)) == "40003":
+        return CommitOutcomeUnknownError(
+            "the database does not know whether COMMIT took effect (40003, result is "
+            "ambiguous); check what the transaction wrote before running it again "
+            f"({str(exc).splitlines()[0] if str(exc) else ''})"
+        )
     if classify(exc) is not Fault.CONNECTION_LOST or isinstance(exc, PendingRollbackError):
         # SQLAlchemy refused to send COMMIT on a connection invalidated earlier: the
         # outcome is known (rolled back), and the transaction may run again

@@ -88,6 +88,9 @@ class Allocator:
         self.placements = PlacementCache()
         self.gap_pool = GapPool(tables, strategies, self.ledger, self.placements, reload=self.load)
         self.overflow = OverflowWatch(self.ledger)
+        #: Called with (connection, name, scope) when no definition serves a draw; it
+        #: may create one and return True (set by the service, which knows how).
+        self.on_missing: Callable[[Connection, str, str], bool] | None = None
 
     # -- definitions ---------------------------------------------------------------
 
@@ -114,7 +117,16 @@ class Allocator:
         cached = self.cache.get(conn.engine, name, scope)
         if cached is not None and not cached.is_locked:
             return cached
-        return self.load(conn, name, scope)
+        try:
+            return self.load(conn, name, scope)
+        except SequenceNotFoundError:
+            # Sequencing(create_declared="on_first_use"): a declared sequence is
+            # created here, in the caller's transaction, then read as if it had been.
+            if self.on_missing is None or not self.on_missing(conn, name, scope):
+                raise
+        # Shared and locking: it sees a row a concurrent first use committed after
+        # this transaction's snapshot (InnoDB's REPEATABLE READ).
+        return self.load(conn, name, scope, shared_lock=True)
 
     # -- drawing numbers -------------------------------------------------------------
 

@@ -83,6 +83,10 @@ Commands
 ``report [NAME] [--format html|csv] [--output PATH]``
     The auditor's report of :mod:`sa_sequencing.report` (every sequence, or ``NAME``;
     every scope, or ``--scope``) to ``PATH`` or standard output.
+``sync --app MODULE:NAME [--apply | --report]``
+    Create the sequences the application's :class:`~sa_sequencing.Sequencing`
+    declares in code, and check the stored ones (:mod:`sa_sequencing.cli.declarations`);
+    drift is an error (exit status 2) unless ``--apply`` or ``--report``.
 ``demo [--file PATH]``
     The whole story on a SQLite file (default ``sa_sequencing_demo.db`` in the current
     directory, created afresh): three sequences, invoices numbered for two tenants from
@@ -148,6 +152,10 @@ are ISO 8601 with their UTC offset, dates ``YYYY-MM-DD``, the global scope is ``
     ``path``, ``format``, ``sequences``, ``counters``, ``drawn``, ``issued``,
     ``gaps``, ``open_reservations``, ``overrides``, ``lock_events`` (needs
     ``--output``)
+``sync``
+    ``created``, ``unchanged``: objects with ``name``, ``scope``; ``updated``,
+    ``drifted``: objects with ``name``, ``scope``, ``differences`` (option to
+    ``{"stored", "declared"}``); ``in_sync``
 ``demo``
     ``file``, ``ok``, ``failures``, ``story`` (the lines of the story)
 
@@ -206,6 +214,7 @@ from .common import database_failure
 from .common import jsonable
 from .common import open_manager
 from .common import suggest
+from .declarations import add_sync_command
 from .demo import add_demo_command
 from .ledger import add_ledger_commands
 from .lifecycle import add_lifecycle_commands
@@ -249,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sequence_commands(command)
     add_lifecycle_commands(command)
     add_ledger_commands(command)
+    add_sync_command(command)
     add_demo_command(command)
     return parser
 

@@ -20,6 +20,7 @@ from .. import OverflowBehavior
 from .. import ResetPeriod
 from .. import SequenceDefinition
 from .. import split_counter_key
+from .common import DEFINITION_FIELDS
 from .common import SEQUENCING
 from .common import Command
 from .common import Result
@@ -170,26 +171,8 @@ def cmd_list(args: argparse.Namespace) -> Result:
     return Result({"scope": args.scope, "definitions": data}, table(rows))
 
 
-_SHOWN_FIELDS = (
-    "pattern",
-    "reset_period",
-    "reset_limit",
-    "step",
-    "start",
-    "gap_policy",
-    "overflow",
-    "exhaustion_threshold",
-    "timezone",
-    "fiscal_year_start",
-    "cache_size",
-    "audit_numbers",
-    "allow_repeats",
-    "counter_by",
-    "is_locked",
-    "metadata",
-    "created_at",
-    "updated_at",
-)
+# what ``show`` lists below the title (which names the sequence and scope)
+_SHOWN_FIELDS = DEFINITION_FIELDS[2:]
 
 
 def cmd_show(args: argparse.Namespace) -> Result:

@@ -169,9 +169,11 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         except DuplicateSequenceError:
             # A concurrent define won the race: with exist_ok, compare against it.  A
             # locking read sees its row even where this transaction's snapshot predates
-            # it (InnoDB's REPEATABLE READ).
+            # it (InnoDB's REPEATABLE READ); a shared one, because every loser of the
+            # insert race already holds a shared lock on the key, and two of them
+            # upgrading to exclusive deadlock each other (MariaDB, 3+ racers).
             existing = (
-                self.repositories.sequences.get_exact(name, scope_key, for_update=True)
+                self.repositories.sequences.get_exact(name, scope_key, for_share=True)
                 if exist_ok
                 else None
             )

@@ -170,7 +170,7 @@ class SequenceMixin(_SequencingTable):
     counter_by: Mapped[tuple[str, ...]] = mapped_column(
         NameList(COUNTER_BY_LENGTH), default=(), server_default=text("''")
     )
-    """Context variables whose values each get their own counter (revision 0003)."""
+    """Context variables whose values each get their own counter (revision 0004)."""
 
     @declared_attr.directive
     @classmethod
@@ -270,4 +270,9 @@ class AuditMixin(_Recorded):
     @declared_attr.directive
     @classmethod
     def __table_args__(cls) -> tuple[Any, ...]:
-        return (Index(f"ix_{cls.__tablename__}_sequence", "sequence_name", "scope", "id"),)
+        name = cls.__tablename__
+        return (
+            Index(f"ix_{name}_sequence", "sequence_name", "scope", "id"),
+            # the newest row of one event (metrics, void): one probe, whatever the size
+            Index(f"ix_{name}_event", "sequence_name", "scope", "event", "id"),
+        )

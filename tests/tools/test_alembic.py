@@ -48,7 +48,7 @@ PREFIX = "alembic_t_"
 CREATE_ALL_PREFIX = "alembic_c_"
 """Prefix of the tables made by ``create_all`` to compare with the branch's."""
 VERSION_TABLE = "alembic_version_sa_seq_test"
-HEAD = "sa_sequencing_0003"
+HEAD = "sa_sequencing_0004"
 """The head of the shipped branch."""
 HOST_TABLE = f"{PREFIX}invoices"
 ROLES = (
@@ -345,7 +345,12 @@ def test_branch_reachable_through_version_locations(
     assert head.revision == HEAD
     # the branch, newest first: every shipped revision carries its label
     branch = list(script.walk_revisions("base", "sa_sequencing@head"))
-    assert [r.revision for r in branch] == [HEAD, "sa_sequencing_0002", "sa_sequencing_0001"]
+    assert [r.revision for r in branch] == [
+        HEAD,
+        "sa_sequencing_0003",
+        "sa_sequencing_0002",
+        "sa_sequencing_0001",
+    ]
     assert all(r.branch_labels == {"sa_sequencing"} for r in branch)
     assert Path(head.path).parent == sa_alembic.branch_directory()
 
@@ -481,7 +486,7 @@ from alembic import op
 from sa_sequencing.alembic import table_prefix
 
 revision = "sa_sequencing_9999"
-down_revision = "sa_sequencing_0003"
+down_revision = "sa_sequencing_0004"
 branch_labels = None
 depends_on = None
 
@@ -848,16 +853,16 @@ def test_0002_makes_keys_exact_on_an_existing_install(clean_db: str, tmp_path: P
 
 
 @pytest.mark.usefixtures("branch_untouched")
-def test_0003_adds_per_series_counters_to_an_existing_install(
+def test_0004_adds_per_series_counters_to_an_existing_install(
     clean_db: str, tmp_path: Path
 ) -> None:
-    """A database at revision 0002 with numbers drawn, upgraded to 0003: the counters
+    """A database at revision 0003 with numbers drawn, upgraded to 0004: the counters
     go on where they were, a ``counter_by`` sequence keys its counters by period keys
     longer than the old 16 characters, and the schema is create_all's. The downgrade
     (once no long key is left) drops ``counter_by`` again."""
     url = clean_db
     ini = minimal_project(tmp_path, url)
-    command.upgrade(make_config(ini), "sa_sequencing_0002")
+    command.upgrade(make_config(ini), "sa_sequencing_0003")
     engine = sa.create_engine(url)
     counters = f"{PREFIX}sequence_counters"
     try:
@@ -880,7 +885,7 @@ def test_0003_adds_per_series_counters_to_an_existing_install(
 
         with engine.begin() as conn:
             conn.execute(sa.text(f"DELETE FROM {counters} WHERE period <> ''"))
-        command.downgrade(make_config(ini), "sa_sequencing_0002")
+        command.downgrade(make_config(ini), "sa_sequencing_0003")
         columns = {c["name"] for c in sa.inspect(engine).get_columns(f"{PREFIX}sequences")}
         assert "counter_by" not in columns
         assert legacy_draw(url, "acme") == "INV-4"

@@ -1,8 +1,8 @@
 """sa_sequencing: per-series counters (``define(..., counter_by=(...))``).
 
-Revision ID: sa_sequencing_0003
-Revises: sa_sequencing_0002
-Create Date: 2026-03-01 00:00:00
+Revision ID: sa_sequencing_0004
+Revises: sa_sequencing_0003
+Create Date: 2026-12-02 08:00:00
 
 Two changes:
 
@@ -38,8 +38,8 @@ from sqlalchemy.schema import CreateColumn
 from sa_sequencing.alembic import table_prefix
 
 # revision identifiers, used by Alembic.
-revision: str = "sa_sequencing_0003"
-down_revision: str | Sequence[str] | None = "sa_sequencing_0002"
+revision: str = "sa_sequencing_0004"
+down_revision: str | Sequence[str] | None = "sa_sequencing_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
