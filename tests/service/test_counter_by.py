@@ -376,6 +376,32 @@ def test_two_flushes_in_opposite_department_orders_never_deadlock(flush_sessions
     assert by_department == {d: list(range(1, 2 * rounds + 1)) for d in ("SALES", "HR")}
 
 
+def test_a_declared_counter_by_is_synced_and_compared(flush_sessions):
+    """``declare(..., counter_by=...)`` stores it; the same declaration again is in
+    sync (``department`` and ``DEPARTMENT`` are one name); another ``counter_by``
+    is reported as drift."""
+    sequencing = Sequencing(sa.MetaData(), table_prefix="cb_")
+    sequencing.declare("declared", "D-{DEPARTMENT}-{COUNTER}", counter_by=("department",))
+    with flush_sessions() as session, session.begin():
+        first = sequencing.sync(session)
+        seqs = sequencing.manager(session)
+        assert seqs.get("declared").counter_by == ("DEPARTMENT",)
+        assert seqs.generate("declared", context=dept("HR")) == "D-HR-1"
+        assert seqs.generate("declared", context=dept("IT")) == "D-IT-1"
+    again = Sequencing(sa.MetaData(), table_prefix="cb_")
+    again.declare("declared", "D-{DEPARTMENT}-{COUNTER}", counter_by=("DEPARTMENT",))
+    with flush_sessions() as session, session.begin():
+        second = again.sync(session)
+    other = Sequencing(sa.MetaData(), table_prefix="cb_")
+    other.declare("declared", "D-{DEPARTMENT}-{COUNTER}")
+    with flush_sessions() as session, session.begin():
+        with pytest.raises(SequencingError, match="counter_by") as caught:
+            other.sync(session)
+    assert first.created and not first.drifted
+    assert second.in_sync and second.unchanged
+    assert "counter_by" in str(caught.value)
+
+
 # -- refusals ----------------------------------------------------------------------------------
 
 
