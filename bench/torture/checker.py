@@ -76,7 +76,13 @@ def _rows(engine: sa.Engine, sql: str) -> list[Any]:
         return list(conn.execute(sa.text(sql)).all())
 
 
-def check(engine: sa.Engine, log_dir: Path, stats: dict[str, Any]) -> dict[str, Any]:
+def check(
+    engine: sa.Engine,
+    log_dir: Path,
+    stats: dict[str, Any],
+    *,
+    stuck_seconds: float = STUCK_SECONDS,
+) -> dict[str, Any]:
     violations: list[str] = []
     records = read_logs(log_dir)
 
@@ -154,7 +160,9 @@ def check(engine: sa.Engine, log_dir: Path, stats: dict[str, Any]) -> dict[str, 
                     violations.append(f"{label}: value {value} issued {count} times")
         beyond = [v for v in every[key] if v > top]
         if beyond:
-            violations.append(f"{label}: documents beyond the counter ({top}): {sorted(beyond)[:5]}")
+            violations.append(
+                f"{label}: documents beyond the counter ({top}): {sorted(beyond)[:5]}"
+            )
         registry = gaps.get(key, {})
         held = reservations.get(key, {})
         for value in range(1, top + 1):
@@ -163,7 +171,9 @@ def check(engine: sa.Engine, log_dir: Path, stats: dict[str, Any]) -> dict[str, 
                 if gap is not None and gap[1] == "unfilled":
                     violations.append(f"{label}: value {value} is live and an unfilled gap")
                 continue
-            why = _explain(seq, scope, policy, value, gap, held.get(value, set()), voided[key], ledger)
+            why = _explain(
+                seq, scope, policy, value, gap, held.get(value, set()), voided[key], ledger
+            )
             if why is None:
                 violations.append(f"{label}: hole at {value} that nothing explains")
             else:
@@ -179,16 +189,20 @@ def check(engine: sa.Engine, log_dir: Path, stats: dict[str, Any]) -> dict[str, 
         numbers = rec.get("numbers", []) if rec.get("op") != "reserve" else []
         numbers = numbers + rec.get("finalized", [])
         if status == "unknown":
-            found = bool(numbers) and all(by_number[(rec["seq"], rec["scope"], n)] for n in numbers)
+            found = bool(numbers) and all(
+                by_number[(rec["seq"], rec["scope"], n)] for n in numbers
+            )
             unknown_found["in the database" if found else "not found"] += 1
             continue
         if status != "committed":
             continue
         for number in numbers:
             acknowledged[(rec["seq"], rec["scope"], number)] += 1
-        if rec.get("op") == "void" and rec.get("doc") is not None:
-            if doc_status.get(rec["doc"]) != "void":
-                violations.append(f"logged void of document {rec['doc']} ({rec['number']}) is not void")
+        void = rec.get("op") == "void" and rec.get("doc") is not None
+        if void and doc_status.get(rec["doc"]) != "void":
+            violations.append(
+                f"logged void of document {rec['doc']} ({rec['number']}) is not void"
+            )
         if rec.get("op") == "reserve":
             rows = reservation_rows.get(rec["id"], {})
             if sorted(rows) != sorted(rec["numbers"]):
@@ -197,10 +211,14 @@ def check(engine: sa.Engine, log_dir: Path, stats: dict[str, Any]) -> dict[str, 
             rows = reservation_rows.get(rec["id"], {})
             for number in rec["finalized"]:
                 if rows.get(number) != "finalized":
-                    violations.append(f"logged finalize of {number} ({rec['id']}): {rows.get(number)}")
+                    violations.append(
+                        f"logged finalize of {number} ({rec['id']}): {rows.get(number)}"
+                    )
             for number in rec["released"]:
                 if rows.get(number) != "released":
-                    violations.append(f"logged release of {number} ({rec['id']}): {rows.get(number)}")
+                    violations.append(
+                        f"logged release of {number} ({rec['id']}): {rows.get(number)}"
+                    )
     for item, count in acknowledged.items():
         if by_number[item] < count:
             violations.append(
@@ -209,7 +227,7 @@ def check(engine: sa.Engine, log_dir: Path, stats: dict[str, Any]) -> dict[str, 
             )
 
     # -- 4: no stuck lock
-    probes = _probe_counters(engine, sorted(counters), violations)
+    probes = _probe_counters(engine, sorted(counters), violations, stuck_seconds)
 
     # -- 5: the census
     errors = Counter()
@@ -219,9 +237,13 @@ def check(engine: sa.Engine, log_dir: Path, stats: dict[str, Any]) -> dict[str, 
             errors[f"{rec['class']}: {rec['line']}"] += 1
             disallowed += 0 if rec.get("allowed") else 1
     drawn = sum(r.get("drawn", 0) for r in records)
-    committed = sum(len(r.get("numbers", [])) for r in records if r.get("status") == "committed" and r.get("op") != "reserve")
-    committed += sum(len(r.get("finalized", [])) for r in records if r.get("status") == "committed")
-    reserved = sum(len(r.get("numbers", [])) for r in records if r.get("status") == "committed" and r.get("op") == "reserve")
+    done = [r for r in records if r.get("status") == "committed"]
+    drawing = ("generate", "generate_many", "flush")
+    committed = sum(len(r.get("numbers", [])) for r in done if r.get("op") in drawing)
+    reserved = sum(len(r.get("numbers", [])) for r in done if r.get("op") == "reserve")
+    finalized = sum(len(r.get("finalized", [])) for r in done)
+    released = sum(len(r.get("released", [])) for r in done)
+    voids = sum(1 for r in done if r.get("op") == "void" and r.get("doc") is not None)
     rolled_back = sum(r.get("drawn", 0) for r in records if r.get("status") != "committed")
     live_total = sum(sum(c.values()) for c in live.values())
     report = {
@@ -231,13 +253,19 @@ def check(engine: sa.Engine, log_dir: Path, stats: dict[str, Any]) -> dict[str, 
         "disallowed_errors": disallowed,
         "errors": dict(errors.most_common()),
         "transactions": dict(outcome),
+        "retried attempts (run_in_transaction)": sum(
+            max(0, r.get("attempts", 1) - 1) for r in records
+        ),
         "unknown_outcomes": dict(unknown_found),
         "numbers": {
             "drawn (every attempt)": drawn,
-            "committed into documents (logged)": committed,
+            "committed (generate, generate_many, flush; logged)": committed,
             "reserved (logged)": reserved,
-            "drawn and rolled back or lost (not committed)": drawn - committed - reserved,
-            "in rolled-back or failed transactions": rolled_back,
+            "finalized (logged)": finalized,
+            "released (logged)": released,
+            "voided (logged)": voids,
+            "drawn but not committed (rolled back, retried, killed)": drawn - committed - reserved,
+            "drawn in transactions that ended rolled back or failed": rolled_back,
             "live documents": live_total,
             "void documents": sum(len(v) for v in voided.values()),
         },
@@ -299,13 +327,20 @@ def _numbers(seq: str, value: int) -> list[str]:
     ]
 
 
-def _probe_counters(engine: sa.Engine, keys: list[Key], violations: list[str]) -> list[float]:
-    """A fresh ``generate`` (rolled back) on every counter, each within STUCK_SECONDS."""
+def _probe_counters(
+    engine: sa.Engine, keys: list[Key], violations: list[str], stuck_seconds: float
+) -> list[float]:
+    """A fresh ``generate`` (rolled back) on every counter, each within ``stuck_seconds``."""
     took = []
     for seq, scope, period in keys:
         result: dict[str, Any] = {}
 
-        def probe(seq: str = seq, scope: str = scope, period: str = period) -> None:
+        def probe(
+            seq: str = seq,
+            scope: str = scope,
+            period: str = period,
+            result: dict[str, Any] = result,
+        ) -> None:
             try:
                 with Session(engine) as session, session.begin():
                     SEQUENCING.manager(session).generate(seq, scope=scope, date=day_of(period))
@@ -317,12 +352,16 @@ def _probe_counters(engine: sa.Engine, keys: list[Key], violations: list[str]) -
         began = time.monotonic()
         thread = threading.Thread(target=probe, daemon=True)
         thread.start()
-        thread.join(STUCK_SECONDS)
+        thread.join(stuck_seconds)
         took.append(time.monotonic() - began)
         if thread.is_alive():
-            violations.append(f"stuck lock: generate on {seq}/{scope}/{period} waited > {STUCK_SECONDS}s")
+            violations.append(
+                f"stuck lock: generate on {seq}/{scope}/{period} waited > {stuck_seconds}s"
+            )
         elif "error" in result:
-            violations.append(f"generate on {seq}/{scope}/{period} after the run: {result['error']}")
+            violations.append(
+                f"generate on {seq}/{scope}/{period} after the run: {result['error']}"
+            )
     return took
 
 
@@ -330,7 +369,8 @@ def render(report: dict[str, Any]) -> str:
     """The report as text."""
     lines = [f"verdict: {'PASS' if report['passed'] else 'FAIL'}"]
     for key in (
-        "backend", "minutes", "workers", "transactions", "numbers", "faults",
+        "backend", "minutes", "workers", "transactions",
+        "retried attempts (run_in_transaction)", "numbers", "faults", "outside hold failures",
         "holes_explained", "unknown_outcomes", "counters", "stuck_lock_probe_seconds_max",
         "violation_count", "disallowed_errors",
     ):  # fmt: skip

@@ -44,7 +44,8 @@ class Holder(threading.Thread):
                     self._hold(engine)
                     self.held += 1
                 except sa.exc.DBAPIError as exc:  # the server was restarted under it
-                    self.failed[type(exc.orig).__name__] += 1
+                    line = str(exc.orig).strip().splitlines()[0][:120] if str(exc.orig) else ""
+                    self.failed[f"{type(exc.orig).__name__}: {line}"] += 1
         finally:
             engine.dispose()
 
@@ -77,20 +78,30 @@ class Holder(threading.Thread):
 
 
 class Schedule:
-    """When each fault is next due (seconds on the monotonic clock)."""
+    """When each fault is next due (seconds on the monotonic clock): at random
+    intervals around each mean, except the ``fixed`` ones (server restarts and
+    crashes), which come exactly every so often so that a short run has both."""
 
-    def __init__(self, rng: random.Random, rates: dict[str, float]) -> None:
+    def __init__(
+        self, rng: random.Random, rates: dict[str, float], fixed: frozenset[str] = frozenset()
+    ) -> None:
         self.rng = rng
+        self.fixed = fixed
         self.rates = {name: every for name, every in rates.items() if every > 0}
         now = time.monotonic()
-        self.due = {name: now + self._gap(every) for name, every in self.rates.items()}
+        self.due = {name: now + self._gap(name) for name in self.rates}
 
-    def _gap(self, every: float) -> float:
-        return self.rng.uniform(0.5, 1.5) * every
+    def _gap(self, name: str) -> float:
+        every = self.rates[name]
+        return every if name in self.fixed else self.rng.uniform(0.5, 1.5) * every
+
+    def soon(self, name: str, seconds: float = 0.3) -> None:
+        """Try ``name`` again shortly (it found nothing to act on)."""
+        self.due[name] = time.monotonic() + seconds
 
     def ready(self) -> list[str]:
         now = time.monotonic()
         fired = [name for name, at in self.due.items() if at <= now]
         for name in fired:
-            self.due[name] = now + self._gap(self.rates[name])
+            self.due[name] = now + self._gap(name)
         return fired

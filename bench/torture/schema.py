@@ -60,16 +60,36 @@ class Doc(Base):
     worker: Mapped[int] = mapped_column(sa.Integer, index=True)
     status: Mapped[str] = mapped_column(sa.String(8), default="live")
     n_ag: Mapped[str | None] = SequenceColumn(
-        "t_ag", scope="tenant", date="doc_date", when=_when("t_ag"), nullable=True  # type: ignore[arg-type]
+        "t_ag",
+        scope="tenant",
+        date="doc_date",
+        when=_when("t_ag"),
+        sequencing=SEQUENCING,
+        nullable=True,  # type: ignore[arg-type]
     )
     n_rg: Mapped[str | None] = SequenceColumn(
-        "t_rg", scope="tenant", date="doc_date", when=_when("t_rg"), nullable=True  # type: ignore[arg-type]
+        "t_rg",
+        scope="tenant",
+        date="doc_date",
+        when=_when("t_rg"),
+        sequencing=SEQUENCING,
+        nullable=True,  # type: ignore[arg-type]
     )
     n_fg: Mapped[str | None] = SequenceColumn(
-        "t_fg", scope="tenant", date="doc_date", when=_when("t_fg"), nullable=True  # type: ignore[arg-type]
+        "t_fg",
+        scope="tenant",
+        date="doc_date",
+        when=_when("t_fg"),
+        sequencing=SEQUENCING,
+        nullable=True,  # type: ignore[arg-type]
     )
     n_fm: Mapped[str | None] = SequenceColumn(
-        "t_fm", scope="tenant", date="doc_date", when=_when("t_fm"), nullable=True  # type: ignore[arg-type]
+        "t_fm",
+        scope="tenant",
+        date="doc_date",
+        when=_when("t_fm"),
+        sequencing=SEQUENCING,
+        nullable=True,  # type: ignore[arg-type]
     )
 
     @property

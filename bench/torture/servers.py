@@ -163,7 +163,9 @@ class PrivatePostgres(Server):
             f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 "
             "-c max_connections=200 -c shared_buffers=32MB"
         )
-        done = self._pg_ctl("-l", str(self.log), "-o", options, "-w", "-t", "120", "start", check=False)
+        done = self._pg_ctl(
+            "-l", str(self.log), "-o", options, "-w", "-t", "120", "start", check=False
+        )
         if done.returncode != 0 and self._postmaster() is None:
             raise RuntimeError(f"pg_ctl start failed: {done.stdout}{done.stderr}")
         self._create_database()
@@ -180,7 +182,8 @@ class PrivatePostgres(Server):
                 try:
                     with engine.connect() as conn:
                         if not conn.scalar(
-                            sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": DATABASE}
+                            sa.text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                            {"d": DATABASE},
                         ):
                             conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
                     return
@@ -230,7 +233,9 @@ class PrivatePostgres(Server):
                 if not pids:
                     return False
                 return bool(
-                    conn.scalar(sa.text("SELECT pg_terminate_backend(:p)"), {"p": rng.choice(pids)})
+                    conn.scalar(
+                        sa.text("SELECT pg_terminate_backend(:p)"), {"p": rng.choice(pids)}
+                    )
                 )
         finally:
             engine.dispose()
@@ -313,7 +318,9 @@ port = {self.port}
                         conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"))
                     return
                 except sa.exc.DBAPIError:
-                    if time.monotonic() > deadline or (self._proc and self._proc.poll() is not None):
+                    if time.monotonic() > deadline or (
+                        self._proc and self._proc.poll() is not None
+                    ):
                         tail = (self.home / "error.log").read_text(errors="replace")[-2000:]
                         raise RuntimeError(f"mariadbd did not start:\n{tail}") from None
                     time.sleep(0.2)

@@ -159,7 +159,13 @@ class Worker:
         assert doc is not None and doc.number is not None
         SEQUENCING.manager(session).void(doc.seq, doc.number, scope=doc.tenant, reason="torture")
         doc.status = "void"
-        return {"op": "void", "seq": doc.seq, "scope": doc.tenant, "doc": doc.id, "number": doc.number}
+        return {
+            "op": "void",
+            "seq": doc.seq,
+            "scope": doc.tenant,
+            "doc": doc.id,
+            "number": doc.number,
+        }
 
     def op_expire(self, session: Session, tally: dict[str, int]) -> dict[str, Any]:
         return {"op": "expire", "count": SEQUENCING.manager(session).release_expired()}
@@ -216,7 +222,9 @@ class Worker:
             }  # fmt: skip
             if op == self.op_close and isinstance(exc, SequencingError):
                 self.open_reservations.pop(0)  # expired meanwhile: it will not close
-        record.update(worker=self.id, drawn=tally["drawn"], attempts=tally["attempts"], t=time.time())
+        record.update(
+            worker=self.id, drawn=tally["drawn"], attempts=tally["attempts"], t=time.time()
+        )
         record.setdefault("op", op.__name__.removeprefix("op_"))
         self.log.write(record)
 
@@ -227,7 +235,9 @@ class Worker:
 
 def _engine_options(url: str, worker_id: int) -> dict[str, Any]:
     if url.startswith("postgresql"):
-        return {"connect_args": {"application_name": f"torture-w{worker_id}", "connect_timeout": 5}}
+        return {
+            "connect_args": {"application_name": f"torture-w{worker_id}", "connect_timeout": 5}
+        }
     if url.startswith("mysql"):
         return {"connect_args": {"connect_timeout": 5}}
     return {"connect_args": {"timeout": 30}}
