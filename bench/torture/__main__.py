@@ -43,15 +43,18 @@ def _spawn(
     url: str, worker_id: int, gen: int, seed: int, logs: Path, deadline: float
 ) -> subprocess.Popen[bytes]:
     log = logs / f"worker-{worker_id:02d}-{gen:04d}.jsonl"
-    return subprocess.Popen(
-        [
-            sys.executable, "-m", "bench.torture.worker", "--url", url, "--id", str(worker_id),
-            "--seed", str(seed), "--log", str(log), "--deadline", str(deadline),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=open(logs / f"worker-{worker_id:02d}-{gen:04d}.stderr", "wb"),
-    )  # fmt: skip
+    # the child keeps its own copy of the stderr file: ours is closed at once
+    with open(logs / f"worker-{worker_id:02d}-{gen:04d}.stderr", "wb") as stderr:
+        return subprocess.Popen(
+            [
+                sys.executable, "-m", "bench.torture.worker", "--url", url,
+                "--id", str(worker_id), "--seed", str(seed), "--log", str(log),
+                "--deadline", str(deadline),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
