@@ -127,6 +127,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 last_print = time.time()
                 print(f"[torture] {time.time() - began:5.0f}s {dict(faults)}", flush=True)
             time.sleep(0.05)
+        if "server" in schedule.rates:
+            # every run has both: on a slow machine a short run's schedule may not fit
+            if not faults["server restarts"]:
+                server.restart()
+                faults["server restarts"] += 1
+            if not faults["server crashes (kill -9)"]:
+                server.crash()
+                faults["server crashes (kill -9)"] += 1
+            time.sleep(1.0)  # the workers meet the server again before they stop
         # the end: workers finish their transaction (SIGTERM), then are killed
         for proc in workers.values():
             if proc.poll() is None:
