@@ -36,6 +36,7 @@ What it checks, per counter (sequence, scope, period):
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -234,8 +235,10 @@ def check(
     disallowed = 0
     for rec in records:
         if rec.get("status") == "error":
-            errors[f"{rec['class']}: {rec['line']}"] += 1
+            errors[f"{rec['class']}: {_shape(rec['line'])}"] += 1
             disallowed += 0 if rec.get("allowed") else 1
+        elif rec.get("status") == "unknown":  # a SequencingError that reached the caller
+            errors[f"CommitOutcomeUnknownError: {_shape(rec.get('error', ''))}"] += 1
     drawn = sum(r.get("drawn", 0) for r in records)
     done = [r for r in records if r.get("status") == "committed"]
     drawing = ("generate", "generate_many", "flush")
@@ -275,6 +278,13 @@ def check(
         **stats,
     }
     return report
+
+
+def _shape(line: str) -> str:
+    """A first line with its particulars (quoted names, numbers, times) blanked, so
+    that the census counts kinds of errors."""
+    line = re.sub(r"'[^']*'", "'…'", line)
+    return re.sub(r"\d+", "N", line)
 
 
 def _explain(
