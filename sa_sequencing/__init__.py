@@ -38,6 +38,7 @@ from .rules.enums import GapPolicy
 from .rules.enums import OverflowBehavior
 from .rules.enums import ResetPeriod
 from .rules.patterns import Pattern
+from .rules.placement import split_counter_key
 from .rules.versions import PatternVersion
 from .service.asyncio import AsyncSequenceManager
 from .service.manager import SequenceManager
@@ -117,5 +118,6 @@ __all__ = [
     "install_flush_hook",
     "register_dialect_strategy",
     "run_in_transaction",
+    "split_counter_key",
     "uninstall_flush_hook",
 ]

@@ -46,7 +46,9 @@ Commands
     fiscal_yearly}``, ``--gap-policy {allow_gaps,fill_gaps,report_gaps_only}``,
     ``--overflow {throw_exception,extend_padding,switch_pattern}``, ``--start N``,
     ``--step N``, ``--timezone ZONE``, ``--fiscal-year-start MONTH``, ``--reset-limit N``,
-    ``--exhaustion-threshold PERCENT``, ``--allow-repeats``, ``--no-audit-numbers``.
+    ``--exhaustion-threshold PERCENT``, ``--allow-repeats``, ``--no-audit-numbers``,
+    ``--counter-by VARIABLE`` (repeatable: each value of the context variable gets its
+    own counter).
 ``update NAME``
     Change the definition made for ``--scope``: ``--pattern PATTERN`` and the options of
     ``define`` (only those given change; ``--[no-]allow-repeats``,
@@ -58,7 +60,8 @@ Commands
     The definitions; with ``--scope S``, those serving ``S``: its own and the global
     ones it has none of its own for (shown as ``(global), serving S``).
 ``show NAME``
-    A definition's fields and its counters (the counters of ``--scope`` if given).
+    A definition's fields and its counters (the counters of ``--scope`` if given); for a
+    ``counter_by`` sequence one counter per series, with a ``SERIES`` column.
 ``preview NAME [--context KEY=VALUE ...] [--date YYYY-MM-DD]``
     The number ``generate`` would return now; changes nothing.
 ``generate NAME [--count N] [--context KEY=VALUE ...] [--date YYYY-MM-DD]``
@@ -70,7 +73,7 @@ Commands
     The number lifecycle: see :mod:`sa_sequencing.cli.lifecycle`.  ``reserve`` prints
     the reservation id first; ``finalize ID [NUMBER ...]`` and ``release ID [NUMBER
     ...]`` take it.
-``metrics NAME [--date YYYY-MM-DD]``
+``metrics NAME [--date YYYY-MM-DD] [--context KEY=VALUE ...]``
     The figures of :meth:`~sa_sequencing.SequenceManager.metrics`.
 ``audit [NAME] [--limit N]``
     The latest ``N`` ledger entries (default 50; ``0`` for all), oldest first.

@@ -39,7 +39,7 @@ from sa_sequencing import Sequencing
 
 PREFIX = "alembic_w_"
 VERSION_TABLE = "alembic_version_sa_seq_wheel"
-BRANCH_HEAD = "sa_sequencing_0003"
+BRANCH_HEAD = "sa_sequencing_0004"
 # A build or an install that cannot run here skips the module, but never in CI.
 _SELECTED = os.environ.get("SA_SEQUENCING_TEST_BACKENDS")
 # The deploy story on SQLite and on a server: where the files go does not depend on
@@ -114,7 +114,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     assert {
         "sa_sequencing_0001_create_tables.py",
         "sa_sequencing_0002_exact_keys.py",
-        f"{BRANCH_HEAD}_ledger_event_index.py",
+        "sa_sequencing_0003_ledger_event_index.py",
+        f"{BRANCH_HEAD}_counter_by.py",
     } <= shipped
 
     env_dir = root / "venv"
