@@ -30,11 +30,15 @@ from .retry import CommitOutcomeUnknownError
 from .retry import async_run_in_transaction
 from .retry import run_in_transaction
 from .rules.compose import compose_child
+from .rules.declarations import DeclarationDriftError
+from .rules.declarations import SequenceDeclaration
+from .rules.declarations import SyncReport
 from .rules.definitions import SequenceDefinition
 from .rules.enums import GapPolicy
 from .rules.enums import OverflowBehavior
 from .rules.enums import ResetPeriod
 from .rules.patterns import Pattern
+from .rules.placement import split_counter_key
 from .rules.versions import PatternVersion
 from .service.asyncio import AsyncSequenceManager
 from .service.manager import SequenceManager
@@ -71,6 +75,7 @@ __all__ = [
     "CounterMixin",
     "CounterRepository",
     "CounterStrategy",
+    "DeclarationDriftError",
     "DuplicateSequenceError",
     "Gap",
     "GapMixin",
@@ -92,6 +97,7 @@ __all__ = [
     "ResetPeriod",
     "SequenceBusyError",
     "SequenceColumn",
+    "SequenceDeclaration",
     "SequenceDefinition",
     "SequenceExhaustedError",
     "SequenceExhaustionWarning",
@@ -104,6 +110,7 @@ __all__ = [
     "Sequencing",
     "SequencingError",
     "SequencingWarning",
+    "SyncReport",
     "UnsupportedDialectError",
     "__version__",
     "async_run_in_transaction",
@@ -111,5 +118,6 @@ __all__ = [
     "install_flush_hook",
     "register_dialect_strategy",
     "run_in_transaction",
+    "split_counter_key",
     "uninstall_flush_hook",
 ]

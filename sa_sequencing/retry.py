@@ -54,6 +54,8 @@ from .errors import InvalidArgumentError
 from .errors import SequencingError
 from .faults import Fault
 from .faults import classify
+from .faults import sqlstate
+from .logs import transactions as _log
 
 __all__ = [
     "DEFAULT_ATTEMPTS",
@@ -118,7 +120,14 @@ def _check(attempts: object, backoff: object, max_backoff: object) -> None:
 
 
 def _at_commit(exc: BaseException) -> BaseException:
-    """What an error at ``COMMIT`` becomes: a lost connection is an unknown outcome."""
+    """What an error at ``COMMIT`` becomes: a lost connection, or CockroachDB's
+    ``40003`` "result is ambiguous", is an unknown outcome."""
+    if sqlstate(getattr(exc, "orig", exc)) == "40003":
+        return CommitOutcomeUnknownError(
+            "the database does not know whether COMMIT took effect (40003, result is "
+            "ambiguous); check what the transaction wrote before running it again "
+            f"({str(exc).splitlines()[0] if str(exc) else ''})"
+        )
     if classify(exc) is not Fault.CONNECTION_LOST or isinstance(exc, PendingRollbackError):
         # SQLAlchemy refused to send COMMIT on a connection invalidated earlier: the
         # outcome is known (rolled back), and the transaction may run again
@@ -127,6 +136,28 @@ def _at_commit(exc: BaseException) -> BaseException:
     return CommitOutcomeUnknownError(
         "the connection was lost during COMMIT: the transaction may or may not have "
         f"committed; check what it wrote before running it again ({first_line})"
+    )
+
+
+def _log_retry(exc: BaseException, attempt: int, attempts: int, delay: float) -> None:
+    """The WARNING record of a transaction run again."""
+    fault = classify(exc).value
+    _log.warning(
+        "transaction failed (%s: %s), attempt %d of %d; running it again in %.3f s",
+        fault,
+        type(exc).__name__,
+        attempt,
+        attempts,
+        delay,
+        extra={
+            "event": "transaction_retry",
+            "sequence": getattr(exc, "sequence", None),
+            "scope": getattr(exc, "scope", None),
+            "attempt": attempt,
+            "attempts": attempts,
+            "delay": delay,
+            "fault": fault,
+        },
     )
 
 
@@ -166,7 +197,9 @@ def run_in_transaction(
                 raise error from exc
             if attempt >= attempts or not is_retryable(exc):
                 raise
-        time.sleep(backoff_delay(attempt, backoff, max_backoff))
+            delay = backoff_delay(attempt, backoff, max_backoff)
+            _log_retry(exc, attempt, attempts, delay)
+        time.sleep(delay)
         attempt += 1
 
 
@@ -206,5 +239,7 @@ async def async_run_in_transaction(
                 raise error from exc
             if attempt >= attempts or not is_retryable(exc):
                 raise
-        await asyncio.sleep(backoff_delay(attempt, backoff, max_backoff))
+            delay = backoff_delay(attempt, backoff, max_backoff)
+            _log_retry(exc, attempt, attempts, delay)
+        await asyncio.sleep(delay)
         attempt += 1

@@ -5,6 +5,11 @@ Servers are found in this order: ``SA_SEQUENCING_TEST_POSTGRESQL_URL`` /
 else the backend is skipped with the reason printed.  With
 ``SA_SEQUENCING_REQUIRE_SERVERS=1`` (CI) a missing server fails the run instead.
 ``SA_SEQUENCING_TEST_BACKENDS=sqlite,postgresql`` restricts the backends.
+
+``postgresql-serializable``, chosen only by name in ``SA_SEQUENCING_TEST_BACKENDS``,
+is the PostgreSQL server with every transaction at ``SERIALIZABLE`` (set in the URL,
+so the tests' own engines and worker processes get it too): the stand-in for
+CockroachDB, which runs every transaction so and cannot run here.
 """
 
 from __future__ import annotations
@@ -122,9 +127,20 @@ def sqlite_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tmp_path_factory.mktemp("sqlite") / "test.db")
 
 
+#: the backend id of PostgreSQL at SERIALIZABLE (libpq's ``options``: the server's
+#: default for every transaction of the connection, as CockroachDB's is)
+PG_SERIALIZABLE = "postgresql-serializable"
+_SERIALIZABLE_OPTION = "-c default_transaction_isolation=serializable"
+
+
 def engine_url(backend: str, sqlite_path: str) -> str:
     if backend == "sqlite":
         return f"sqlite:///{sqlite_path}"
+    if backend == PG_SERIALIZABLE:
+        url = sa.make_url(server_url("postgresql"))
+        return url.update_query_dict({"options": _SERIALIZABLE_OPTION}).render_as_string(
+            hide_password=False
+        )
     return server_url(backend)
 
 

@@ -27,3 +27,33 @@ def empty_tables(engine: sa.Engine, tables: Iterable[sa.Table], sequencing: Sequ
         for table in reversed(list(tables)):
             conn.execute(table.delete())
     sequencing.allocator.cache = DefinitionCache()
+
+
+def private_database(backend: str, url: str, sqlite_file: str, name: str) -> Iterator[str]:
+    """The body of a fixture: the URL of a database of ``backend`` that holds nothing
+    but what the test creates (a schema ``name`` on PostgreSQL, a database
+    ``<test database>_<name>`` on MySQL/MariaDB, the file ``sqlite_file`` on SQLite),
+    dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    server = sa.make_url(url)
+    if backend == "postgresql":
+        drop = f"DROP SCHEMA IF EXISTS {name} CASCADE"
+        create = f"CREATE SCHEMA {name}"
+        own = server.update_query_dict({"options": f"-csearch_path={name}"})
+    else:
+        database = f"{server.database}_{name}"
+        drop = f"DROP DATABASE IF EXISTS {database}"
+        create = f"CREATE DATABASE {database}"
+        own = server.set(database=database)
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(drop)
+            conn.exec_driver_sql(create)
+        yield own.render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(drop)
+    finally:
+        admin.dispose()

@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "faults": 0,
     "retry": 0,
+    "logs": 0,
     "rules": 1,
     "store": 2,
     "dialects": 3,

@@ -16,6 +16,8 @@ under a share lock.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import replace
@@ -36,6 +38,8 @@ from ..errors import ConfigurationError
 from ..errors import SequenceBusyError
 from ..errors import SequenceNotFoundError
 from ..errors import describe
+from ..logs import allocation as _log
+from ..logs import locks as _lock_log
 from ..rules.checks import check_actor
 from ..rules.checks import check_count
 from ..rules.counters import CounterKey
@@ -88,6 +92,9 @@ class Allocator:
         self.placements = PlacementCache()
         self.gap_pool = GapPool(tables, strategies, self.ledger, self.placements, reload=self.load)
         self.overflow = OverflowWatch(self.ledger)
+        #: Called with (connection, name, scope) when no definition serves a draw; it
+        #: may create one and return True (set by the service, which knows how).
+        self.on_missing: Callable[[Connection, str, str], bool] | None = None
 
     # -- definitions ---------------------------------------------------------------
 
@@ -114,7 +121,16 @@ class Allocator:
         cached = self.cache.get(conn.engine, name, scope)
         if cached is not None and not cached.is_locked:
             return cached
-        return self.load(conn, name, scope)
+        try:
+            return self.load(conn, name, scope)
+        except SequenceNotFoundError:
+            # Sequencing(create_declared="on_first_use"): a declared sequence is
+            # created here, in the caller's transaction, then read as if it had been.
+            if self.on_missing is None or not self.on_missing(conn, name, scope):
+                raise
+        # Shared and locking: it sees a row a concurrent first use committed after
+        # this transaction's snapshot (InnoDB's REPEATABLE READ).
+        return self.load(conn, name, scope, shared_lock=True)
 
     # -- drawing numbers -------------------------------------------------------------
 
@@ -146,19 +162,27 @@ class Allocator:
         if definition.is_locked:
             raise locked_error(definition, scope_key)
         draw = Draw(name, scope_key, count, context, day, performed_by)
+        # One check per draw; with DEBUG off no lock wait is timed and no record built.
+        waits: list[float] | None = [] if _log.isEnabledFor(logging.DEBUG) else None
         reclaimed: list[Issued] = []
         if definition.gap_policy.fills_gaps:
             # fill_gaps: free gaps are served before the counter moves.
             reclaimed = self.gap_pool.serve(conn, definition, draw)
             if len(reclaimed) == count:
+                if waits is not None:
+                    _log_draw(draw, reclaimed, "gaps", waits)
                 return reclaimed
             draw = draw._replace(quantity=count - len(reclaimed))
         issued = None
         if self._fast_path_fits(definition):
-            issued = self._fast(conn, definition, draw)
+            issued = self._fast(conn, definition, draw, waits)
+        path = "fast"
         if issued is None:
-            issued = self._slow(conn, draw)
+            path = "slow"
+            issued = self._slow(conn, draw, waits)
         self.overflow.check(conn, definition, scope_key, issued, day, performed_by)
+        if waits is not None:
+            _log_draw(draw, reclaimed + issued, path, waits)
         return reclaimed + issued
 
     @staticmethod
@@ -169,7 +193,11 @@ class Allocator:
         )
 
     def _fast(
-        self, conn: Connection, definition: SequenceDefinition, draw: Draw
+        self,
+        conn: Connection,
+        definition: SequenceDefinition,
+        draw: Draw,
+        waits: list[float] | None = None,
     ) -> list[Issued] | None:
         scope, count, performed_by = draw.scope, draw.quantity, draw.performed_by
         placed = self.placements.place(definition, scope, draw.day, draw.context)
@@ -197,7 +225,9 @@ class Allocator:
             now=utcnow(),
             audit=audit,
         )
-        last = self._locking(conn, definition.name, scope, lambda: strategy.advance(conn, request))
+        last = self._locking(
+            conn, definition.name, scope, lambda: strategy.advance(conn, request), waits
+        )
         if last is None:
             return None
         step, period = definition.step, placed.period
@@ -225,7 +255,9 @@ class Allocator:
             self.ledger.draw(conn, definition, scope, issued, [], placed.data, performed_by, now)
         return issued
 
-    def _slow(self, conn: Connection, draw: Draw) -> list[Issued]:
+    def _slow(
+        self, conn: Connection, draw: Draw, waits: list[float] | None = None
+    ) -> list[Issued]:
         name, scope, count, context, day_input, performed_by = draw
         definition = self.load(conn, name, scope, shared_lock=True)
         if definition.is_locked:
@@ -238,7 +270,11 @@ class Allocator:
         key = CounterKey(definition.id, scope, period)
         empty = CounterState(definition.start - definition.step, 1)
         state = self._locking(
-            conn, name, scope, lambda: strategy.lock_counter(conn, key, empty=empty, now=now)
+            conn,
+            name,
+            scope,
+            lambda: strategy.lock_counter(conn, key, empty=empty, now=now),
+            waits,
         )
         plan = plan_allocation(
             definition, state, count, capacity_of(definition, pattern), scope=scope
@@ -329,10 +365,39 @@ class Allocator:
 
     # -- audit and errors ----------------------------------------------------------
 
-    def _locking(self, conn: Connection, name: str, scope: str, action: Any) -> Any:
+    def _locking(
+        self,
+        conn: Connection,
+        name: str,
+        scope: str,
+        action: Any,
+        waits: list[float] | None = None,
+    ) -> Any:
+        """Run ``action`` under the strategy's lock retries; where ``waits`` is given
+        (DEBUG logging on), append the seconds it took."""
+        began = time.perf_counter() if waits is not None else 0.0
         try:
-            return self.strategies.get(conn).run_locking(conn, name, action)
+            result = self.strategies.get(conn).run_locking(conn, name, action)
+            if waits is not None:
+                waits.append(time.perf_counter() - began)
+            return result
         except LockBusy as busy:
+            retryable = busy.kind is ErrorKind.SERIALIZATION
+            fault = "serialization" if retryable else "lock_wait"
+            _lock_log.warning(
+                "%s: SequenceBusyError after %d counter lock attempts (%s)",
+                describe(name, scope),
+                busy.attempts,
+                fault,
+                extra={
+                    "event": "busy",
+                    "sequence": name,
+                    "scope": scope,
+                    "attempt": busy.attempts,
+                    "fault": fault,
+                    "retryable": retryable,
+                },
+            )
             if busy.kind is ErrorKind.SERIALIZATION:
                 raise SequenceBusyError(
                     f"{describe(name, scope)}: the database rolled the transaction back "
@@ -350,6 +415,29 @@ class Allocator:
                 sequence=name,
                 scope=scope,
             ) from busy.__cause__
+
+
+def _log_draw(draw: Draw, issued: list[Issued], path: str, waits: list[float]) -> None:
+    """The DEBUG record of one draw (made only when DEBUG is on for the logger)."""
+    numbers = [item.number for item in issued]
+    _log.debug(
+        "%s: drew %s (%s path, lock wait %.6f s)",
+        describe(draw.name, draw.scope),
+        ", ".join(numbers),
+        path,
+        sum(waits),
+        extra={
+            "event": "draw",
+            "sequence": draw.name,
+            "scope": draw.scope,
+            "period": issued[0].period if issued else "",
+            "numbers": numbers,
+            "reclaimed": [item.number for item in issued if item.reclaimed],
+            "path": path,
+            "lock_wait": sum(waits),
+            "actor": draw.performed_by,
+        },
+    )
 
 
 def _param(name: str) -> Any:

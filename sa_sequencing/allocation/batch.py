@@ -45,10 +45,11 @@ from ..rules.counters import Issued
 from ..rules.definitions import normalize_name
 from ..rules.definitions import normalize_scope
 from ..rules.periods import document_day
-from ..rules.periods import period_key
 from ..rules.placement import audit_data
+from ..rules.placement import counter_key
 from ..rules.placement import pattern_for
 from ..rules.placement import render
+from ..rules.placement import render_parts
 from ..store.savepoint import Savepoint
 from .allocator import Allocator
 
@@ -154,9 +155,12 @@ class Batch:
         definition = allocator.definition(self.conn, name, scope_key)
         # "Today" is fixed once per batch, so every number of a group shares a period.
         day = document_day(day_input, definition.zone)
-        period = period_key(definition.reset_period, day, definition.fiscal_year_start)
         # Rendering the text around the counter checks the context now, before any write.
-        render(definition, pattern_for(definition, day), scope_key, day, context, 1, 1)
+        pattern = pattern_for(definition, day)
+        parts = render_parts(definition, pattern, scope_key, day, context, 1)
+        # The period key holds a counter_by definition's series values, so the groups,
+        # and with them the lock order, are per series.
+        period = counter_key(definition, scope_key, day, context, (pattern, *parts))
         group_key = (id(allocator), name, scope_key, period)
         group = self.groups.get(group_key)
         if group is None:

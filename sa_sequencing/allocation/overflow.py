@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import SequenceExhaustionWarning
 from ..errors import describe
+from ..logs import allocation as _log
 from ..rules.counters import Issued
 from ..rules.definitions import SequenceDefinition
 from ..rules.periods import document_day
@@ -75,12 +76,24 @@ class OverflowWatch:
             performed_by,
             utcnow(),
         )
-        warnings.warn(
-            SequenceExhaustionWarning(
-                f"{describe(definition.name, scope)} drew {crossing.number!r}, counter "
-                f"{crossing.value} of at most {capacity}: past its exhaustion threshold of "
-                f"{percent}%; at capacity it will {definition.overflow.value.replace('_', ' ')} "
-                "(widen {COUNTER:N} with update() or define_version() in time)"
-            ),
-            stacklevel=4,
+        message = (
+            f"{describe(definition.name, scope)} drew {crossing.number!r}, counter "
+            f"{crossing.value} of at most {capacity}: past its exhaustion threshold of "
+            f"{percent}%; at capacity it will {definition.overflow.value.replace('_', ' ')} "
+            "(widen {COUNTER:N} with update() or define_version() in time)"
         )
+        _log.warning(
+            "%s",
+            message,
+            extra={
+                "event": "exhaustion_threshold",
+                "sequence": definition.name,
+                "scope": scope,
+                "period": crossing.period,
+                "number": crossing.number,
+                "value": crossing.value,
+                "capacity": capacity,
+                "actor": performed_by,
+            },
+        )
+        warnings.warn(SequenceExhaustionWarning(message), stacklevel=4)

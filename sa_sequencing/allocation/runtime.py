@@ -9,6 +9,7 @@ ORM hook included) are typed against :class:`Runtime`, so nothing below reaches 
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,10 @@ from ..dialects.base import CounterStrategy
 from ..dialects.base import StrategyCache
 from ..dialects.stats import LockStats
 from ..errors import ConfigurationError
+from ..rules.declarations import COLUMN_INFO_KEY
+from ..rules.declarations import DeclarationRegistry
+from ..rules.declarations import SequenceDeclaration
+from ..rules.declarations import declare_sequence
 from ..store.gaps import GapRepository
 from ..store.repositories import AuditRepository
 from ..store.repositories import CounterRepository
@@ -30,7 +35,7 @@ from ..store.tables import SequencingTables
 from ..store.versions import PatternVersionRepository
 from .allocator import Allocator
 
-__all__ = ["DEFAULT_REPOSITORIES", "Runtime", "instances"]
+__all__ = ["DEFAULT_REPOSITORIES", "Runtime", "declare_for_column", "instances"]
 
 _R = TypeVar("_R")
 
@@ -46,10 +51,39 @@ DEFAULT_REPOSITORIES: dict[str, type[Any]] = {
 
 _instances: weakref.WeakSet[Runtime] = weakref.WeakSet()
 
+#: Declarations of ``SequenceColumn(..., pattern=...)`` without ``sequencing=``, with
+#: their column: which Sequencing they belong to is known only once the column is on a
+#: table (see :meth:`Runtime.declared`).
+_column_declarations: list[tuple[SequenceDeclaration, weakref.ref[Any]]] = []
+
 
 def instances() -> list[Runtime]:
     """Every live :class:`Runtime` (the ORM hook picks a column's from them)."""
     return list(_instances)
+
+
+def declare_for_column(
+    declaration: SequenceDeclaration, column: Any, sequencing: Runtime | None
+) -> None:
+    """Record the declaration of a ``SequenceColumn``: on ``sequencing`` when the column
+    names one, else until :meth:`Runtime.declared` finds the column's Sequencing."""
+    if sequencing is not None:
+        sequencing.declarations.add(declaration)
+    else:
+        _column_declarations.append((declaration, weakref.ref(column)))
+
+
+def _serving(column: Any) -> Runtime | None:
+    """The Sequencing that numbers ``column`` when its ``SequenceColumn`` named none,
+    by the ORM hook's rule: the one on the column's metadata, else the only one."""
+    every = instances()
+    metadata = getattr(getattr(column, "table", None), "metadata", None)
+    mine = [s for s in every if s.metadata is metadata]
+    if len(mine) == 1:
+        return mine[0]
+    if not mine and len(every) == 1:
+        return every[0]
+    return None
 
 
 def check_repositories(given: Mapping[str, type[Any]]) -> dict[str, type[Any]]:
@@ -87,7 +121,49 @@ class Runtime:
             tables, lock_timeout=lock_timeout, lock_retries=lock_retries, stats=self.stats
         )
         self.allocator = Allocator(tables, self.strategies)
+        self.declarations = DeclarationRegistry()
         _instances.add(self)
+
+    def declare(
+        self, name: str, pattern: str, *, scope: str | None = None, **options: Any
+    ) -> SequenceDeclaration:
+        """Declare a sequence in code, where the models are declared; return the
+        :class:`~sa_sequencing.SequenceDeclaration`.
+
+        Takes what :meth:`~sa_sequencing.SequenceManager.define` takes (but
+        ``performed_by`` and ``exist_ok``), and checks it now by the same rules: a bad
+        option fails at import.  Nothing is written: :meth:`sync` stores the
+        declarations (or, with ``create_declared="on_first_use"``, the first number
+        drawn does).  Declaring the same (name, scope) again identically is harmless;
+        differently, a :class:`~sa_sequencing.ConfigurationError`.
+
+        :param scope: ``None`` (the default) declares the global definition, which
+          serves every scope without one of its own; a scope declares that scope's.
+        """
+        return self.declarations.add(declare_sequence(name, pattern, scope=scope, **options))
+
+    def declared(self) -> list[SequenceDeclaration]:
+        """Every declaration this Sequencing serves, by (name, scope): those of
+        :meth:`declare` and those of the ``SequenceColumn(..., pattern=...)`` it numbers."""
+        found = DeclarationRegistry()
+        for declaration in self.declarations:
+            found.add(declaration)
+        for declaration, ref in list(_column_declarations):
+            column = ref()
+            if column is None:
+                # Another thread may have dropped it first: both mean it is gone.
+                with contextlib.suppress(ValueError):
+                    _column_declarations.remove((declaration, ref))
+            elif _serving(column) is self:
+                found.add(declaration)
+        # A column copied from a mixin is not the one SequenceColumn made: find it here.
+        for table in self.metadata.tables.values():
+            for column in table.columns:
+                spec = column.info.get(COLUMN_INFO_KEY)
+                declared = getattr(spec, "declaration", None)
+                if declared is not None and getattr(spec, "sequencing", None) is None:
+                    found.add(declared)
+        return sorted(found, key=lambda d: d.key)
 
     def repository_class(self, role: str, default: type[_R]) -> type[_R]:
         """The repository class managers use for ``role``: the host's, else ``default``."""

@@ -46,7 +46,9 @@ Commands
     fiscal_yearly}``, ``--gap-policy {allow_gaps,fill_gaps,report_gaps_only}``,
     ``--overflow {throw_exception,extend_padding,switch_pattern}``, ``--start N``,
     ``--step N``, ``--timezone ZONE``, ``--fiscal-year-start MONTH``, ``--reset-limit N``,
-    ``--exhaustion-threshold PERCENT``, ``--allow-repeats``, ``--no-audit-numbers``.
+    ``--exhaustion-threshold PERCENT``, ``--allow-repeats``, ``--no-audit-numbers``,
+    ``--counter-by VARIABLE`` (repeatable: each value of the context variable gets its
+    own counter).
 ``update NAME``
     Change the definition made for ``--scope``: ``--pattern PATTERN`` and the options of
     ``define`` (only those given change; ``--[no-]allow-repeats``,
@@ -58,7 +60,8 @@ Commands
     The definitions; with ``--scope S``, those serving ``S``: its own and the global
     ones it has none of its own for (shown as ``(global), serving S``).
 ``show NAME``
-    A definition's fields and its counters (the counters of ``--scope`` if given).
+    A definition's fields and its counters (the counters of ``--scope`` if given); for a
+    ``counter_by`` sequence one counter per series, with a ``SERIES`` column.
 ``preview NAME [--context KEY=VALUE ...] [--date YYYY-MM-DD]``
     The number ``generate`` would return now; changes nothing.
 ``generate NAME [--count N] [--context KEY=VALUE ...] [--date YYYY-MM-DD]``
@@ -70,7 +73,7 @@ Commands
     The number lifecycle: see :mod:`sa_sequencing.cli.lifecycle`.  ``reserve`` prints
     the reservation id first; ``finalize ID [NUMBER ...]`` and ``release ID [NUMBER
     ...]`` take it.
-``metrics NAME [--date YYYY-MM-DD]``
+``metrics NAME [--date YYYY-MM-DD] [--context KEY=VALUE ...]``
     The figures of :meth:`~sa_sequencing.SequenceManager.metrics`.
 ``audit [NAME] [--limit N]``
     The latest ``N`` ledger entries (default 50; ``0`` for all), oldest first.
@@ -80,6 +83,10 @@ Commands
 ``report [NAME] [--format html|csv] [--output PATH]``
     The auditor's report of :mod:`sa_sequencing.report` (every sequence, or ``NAME``;
     every scope, or ``--scope``) to ``PATH`` or standard output.
+``sync --app MODULE:NAME [--apply | --report]``
+    Create the sequences the application's :class:`~sa_sequencing.Sequencing`
+    declares in code, and check the stored ones (:mod:`sa_sequencing.cli.declarations`);
+    drift is an error (exit status 2) unless ``--apply`` or ``--report``.
 ``demo [--file PATH]``
     The whole story on a SQLite file (default ``sa_sequencing_demo.db`` in the current
     directory, created afresh): three sequences, invoices numbered for two tenants from
@@ -145,6 +152,10 @@ are ISO 8601 with their UTC offset, dates ``YYYY-MM-DD``, the global scope is ``
     ``path``, ``format``, ``sequences``, ``counters``, ``drawn``, ``issued``,
     ``gaps``, ``open_reservations``, ``overrides``, ``lock_events`` (needs
     ``--output``)
+``sync``
+    ``created``, ``unchanged``: objects with ``name``, ``scope``; ``updated``,
+    ``drifted``: objects with ``name``, ``scope``, ``differences`` (option to
+    ``{"stored", "declared"}``); ``in_sync``
 ``demo``
     ``file``, ``ok``, ``failures``, ``story`` (the lines of the story)
 
@@ -203,6 +214,7 @@ from .common import database_failure
 from .common import jsonable
 from .common import open_manager
 from .common import suggest
+from .declarations import add_sync_command
 from .demo import add_demo_command
 from .ledger import add_ledger_commands
 from .lifecycle import add_lifecycle_commands
@@ -246,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sequence_commands(command)
     add_lifecycle_commands(command)
     add_ledger_commands(command)
+    add_sync_command(command)
     add_demo_command(command)
     return parser
 

@@ -160,6 +160,7 @@ DEFINITION_FIELDS = (
     "metadata",
     "created_at",
     "updated_at",
+    "counter_by",
 )
 """The keys of a definition in JSON (:func:`definition_data`), in this order."""
 

@@ -31,6 +31,7 @@ from .common import Command
 from .common import Result
 from .common import UserError
 from .common import open_manager
+from .common import parse_context
 from .common import parse_date
 from .common import scope_label
 from .common import scope_means_every
@@ -157,7 +158,12 @@ def _status(number: str, events: list[dict[str, Any]], gap: Any, held: Any) -> s
 
 def cmd_metrics(args: argparse.Namespace) -> Result:
     with open_manager(args) as seqs:
-        figures = seqs.metrics(args.name, scope=args.scope, date=parse_date(args.date))
+        figures = seqs.metrics(
+            args.name,
+            scope=args.scope,
+            date=parse_date(args.date),
+            context=parse_context(args.context),
+        )
     data = figures.to_dict()
     return Result({"metrics": data}, table([(k, v) for k, v in data.items()]))
 
@@ -255,6 +261,12 @@ def add_ledger_commands(command: Command) -> None:
     )
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("--date", help="document date picking the counter (default: today)")
+    sub.add_argument(
+        "--context",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a context variable picking the series of a counter_by sequence (repeatable)",
+    )
 
     sub = command(
         "audit",

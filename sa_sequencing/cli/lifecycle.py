@@ -13,7 +13,7 @@
 ``release-expired``
     Turn every reservation past its expiry into gaps (for a scheduled job; several
     may run at once).
-``override NAME VALUE [--date YYYY-MM-DD]``
+``override NAME VALUE [--date YYYY-MM-DD] [--context KEY=VALUE ...]``
     Move the counter forward: the next number is ``VALUE + step``.  Refused unless
     ``VALUE`` is above every number issued from that counter.
 
@@ -139,9 +139,16 @@ def cmd_release_expired(args: argparse.Namespace) -> Result:
 
 def cmd_override(args: argparse.Namespace) -> Result:
     with open_manager(args) as seqs:
-        day = parse_date(args.date)
-        seqs.override(args.name, args.value, scope=args.scope, date=day, performed_by=args.actor)
-        following = seqs.preview(args.name, scope=args.scope, date=day)
+        day, context = parse_date(args.date), parse_context(args.context)
+        seqs.override(
+            args.name,
+            args.value,
+            scope=args.scope,
+            date=day,
+            context=context,
+            performed_by=args.actor,
+        )
+        following = seqs.preview(args.name, scope=args.scope, date=day, context=context)
     return Result(
         {"value": args.value, "next_number": following},
         [f"counter set to {args.value}; next number: {following}"],
@@ -192,3 +199,10 @@ def add_lifecycle_commands(command: Command) -> None:
     sub.add_argument("name", metavar="NAME")
     sub.add_argument("value", metavar="VALUE", type=int)
     sub.add_argument("--date", help="document date picking the counter, YYYY-MM-DD")
+    sub.add_argument(
+        "--context",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a context variable of the pattern; picks the series of a counter_by "
+        "sequence (repeatable)",
+    )

@@ -19,6 +19,8 @@ from .. import GapPolicy
 from .. import OverflowBehavior
 from .. import ResetPeriod
 from .. import SequenceDefinition
+from .. import split_counter_key
+from .common import DEFINITION_FIELDS
 from .common import SEQUENCING
 from .common import Command
 from .common import Result
@@ -82,6 +84,7 @@ def cmd_define(args: argparse.Namespace) -> Result:
             fiscal_year_start=args.fiscal_year_start,
             audit_numbers=args.audit_numbers,
             allow_repeats=args.allow_repeats,
+            counter_by=tuple(args.counter_by),
             performed_by=args.actor,
         )
     return _summary("defined", definition)
@@ -168,25 +171,8 @@ def cmd_list(args: argparse.Namespace) -> Result:
     return Result({"scope": args.scope, "definitions": data}, table(rows))
 
 
-_SHOWN_FIELDS = (
-    "pattern",
-    "reset_period",
-    "reset_limit",
-    "step",
-    "start",
-    "gap_policy",
-    "overflow",
-    "exhaustion_threshold",
-    "timezone",
-    "fiscal_year_start",
-    "cache_size",
-    "audit_numbers",
-    "allow_repeats",
-    "is_locked",
-    "metadata",
-    "created_at",
-    "updated_at",
-)
+# what ``show`` lists below the title (which names the sequence and scope)
+_SHOWN_FIELDS = DEFINITION_FIELDS[2:]
 
 
 def cmd_show(args: argparse.Namespace) -> Result:
@@ -203,6 +189,7 @@ def cmd_show(args: argparse.Namespace) -> Result:
             {
                 "scope": c.scope,
                 "period": c.period,
+                "series": split_counter_key(c.period)[1],
                 "value": c.value,
                 "cycle": c.cycle,
                 "updated_at": c.updated_at,
@@ -213,10 +200,14 @@ def cmd_show(args: argparse.Namespace) -> Result:
     lines = [title, *table([(f, getattr(definition, f)) for f in _SHOWN_FIELDS], indent="  ")]
     if not counters:
         return Result(data, [*lines, "counters: none yet"])
-    rows: list[Sequence[object]] = [("SCOPE", "PERIOD", "VALUE", "CYCLE", "UPDATED")]
-    rows += [
-        (scope_label(c.scope), c.period or "-", c.value, c.cycle, c.updated_at) for c in counters
-    ]
+    # A counter_by definition has a counter per series: its values get a column.
+    series = bool(definition.counter_by)
+    header = ("SCOPE", "PERIOD", *(["SERIES"] if series else []), "VALUE", "CYCLE", "UPDATED")
+    rows: list[Sequence[object]] = [header]
+    for c in counters:
+        period, values = split_counter_key(c.period)
+        shown = [", ".join(f"{k}={v}" for k, v in values.items()) or "-"] if series else []
+        rows.append((scope_label(c.scope), period or "-", *shown, c.value, c.cycle, c.updated_at))
     return Result(data, [*lines, "counters:", *table(rows, indent="  ")])
 
 
@@ -327,6 +318,14 @@ def _add_options(sub: argparse.ArgumentParser, *, update: bool) -> None:
         "--allow-repeats",
         action="store_true",
         help="accept a definition whose resets would repeat numbers",
+    )
+    sub.add_argument(
+        "--counter-by",
+        action="append",
+        default=[],
+        metavar="VARIABLE",
+        help="give each value of this context variable its own counter (repeatable), "
+        "e.g. --counter-by DEPARTMENT",
     )
     sub.add_argument(
         "--no-audit-numbers",

@@ -16,6 +16,7 @@ from .base import CounterStrategy
 from .base import ErrorKind
 from .base import register as _register
 from .base import registered_strategy
+from .cockroachdb import CockroachDBCounterStrategy
 from .mysql import MariaDBCounterStrategy
 from .mysql import MySQLCounterStrategy
 from .postgresql import PostgreSQLCounterStrategy
@@ -24,6 +25,7 @@ from .sqlite import SQLiteCounterStrategy
 __all__ = [
     "Advance",
     "AuditSpec",
+    "CockroachDBCounterStrategy",
     "CounterKey",
     "CounterState",
     "CounterStrategy",

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ArgumentTypeError
 from ..faults import Fault
 from ..faults import classify
+from ..logs import locks as _log
 from ..rules.counters import CounterKey
 from ..rules.counters import CounterState
 from ..rules.limits import MAX_COUNTER
@@ -331,7 +332,27 @@ class CounterStrategy(LedgerWriter):
                     self.stats.record(sequence, time.perf_counter() - began, failed=True)
                 if kind is ErrorKind.LOCK_TIMEOUT and attempt < self.lock_retries:
                     attempt += 1
-                    time.sleep(min(0.05 * attempt, 0.5))
+                    delay = min(0.05 * attempt, 0.5)
+                    waited = time.perf_counter() - began
+                    _log.warning(
+                        "sequence %r: counter lock wait timed out after %.3f s "
+                        "(attempt %d of %d), trying again in %.2f s",
+                        sequence,
+                        waited,
+                        attempt,
+                        self.lock_retries + 1,
+                        delay,
+                        extra={
+                            "event": "lock_retry",
+                            "sequence": sequence,
+                            "attempt": attempt,
+                            "attempts": self.lock_retries + 1,
+                            "lock_wait": waited,
+                            "delay": delay,
+                            "fault": "lock_wait",
+                        },
+                    )
+                    time.sleep(delay)
                     continue
                 if kind is None:
                     raise

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..allocation.runtime import Runtime
+from ..rules.declarations import COLUMN_INFO_KEY
+from ..rules.declarations import SequenceDeclaration
 
 __all__ = ["INFO_KEY", "Getter", "SequenceSpec"]
 
 #: The ``Column.info`` key that marks a sequence column.
-INFO_KEY = "sa_sequencing"
+INFO_KEY = COLUMN_INFO_KEY
 
 Getter = str | Callable[[Any], Any] | None
 
@@ -26,3 +28,5 @@ class SequenceSpec:
     date: Getter = None
     when: Callable[[Any], bool] | None = None
     sequencing: Runtime | None = None
+    declaration: SequenceDeclaration | None = None
+    """The definition ``SequenceColumn(..., pattern=...)`` declared, if it declared one."""

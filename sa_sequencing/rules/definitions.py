@@ -34,13 +34,20 @@ from .limits import MAX_COUNTER
 from .limits import NAME_LENGTH
 from .limits import NUMBER_LENGTH
 from .limits import PATTERN_LENGTH
+from .limits import PERIOD_LENGTH
 from .limits import SCOPE_LENGTH
 from .limits import TIMEZONE_LENGTH
 from .patterns import Pattern
 from .periods import zone
 from .versions import PatternVersion
 
-__all__ = ["SequenceDefinition", "normalize_name", "normalize_scope", "validate_options"]
+__all__ = [
+    "SequenceDefinition",
+    "check_counter_by",
+    "normalize_name",
+    "normalize_scope",
+    "validate_options",
+]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -59,10 +66,14 @@ DEFAULTS: dict[str, Any] = {
     "audit_numbers": True,
     "allow_repeats": False,
     "metadata": None,
+    "counter_by": (),
 }
 
 #: Options that change which counter a document draws from; fixed once numbers exist.
-COUNTING_OPTIONS = frozenset({"reset_period", "reset_limit", "fiscal_year_start"})
+COUNTING_OPTIONS = frozenset({"reset_period", "reset_limit", "fiscal_year_start", "counter_by"})
+
+#: The longest period key of a reset period (``2026-03-01``), before any series values.
+_LONGEST_PERIOD = 10
 
 
 def _identifier(text: str, what: str, limit: int, hint: str, shown: object) -> str:
@@ -161,6 +172,7 @@ def validate_options(
     zone(tz)
     values["timezone"] = tz
     values["metadata_"] = check_metadata(options["metadata"], f"{where}: metadata")
+    values["counter_by"] = check_counter_by(options["counter_by"], compiled, where, name, scope)
 
     if values["cache_size"]:
         raise ConfigurationError(
@@ -196,6 +208,62 @@ def validate_options(
                 scope=scope,
             )
     return values
+
+
+def check_counter_by(
+    counter_by: object, compiled: Pattern, where: str, name: str, scope: str
+) -> tuple[str, ...]:
+    """The canonical ``counter_by`` names (upper case, in the order given), checked.
+
+    Each must be a context variable of ``compiled`` (the definition's pattern; a
+    pattern version or a new pattern passes through :func:`validate_options` with the
+    definition's options, so each of them is checked too): a series value that is
+    not in the number would let two series issue the same number.  The names must
+    also leave room in the counter's period key (:data:`~.limits.PERIOD_LENGTH`)
+    for one-character values; longer values are checked when a number is drawn.
+    """
+    example = "counter_by=('DEPARTMENT',)"
+    if isinstance(counter_by, str) or not isinstance(counter_by, (tuple, list)):
+        raise ArgumentTypeError(
+            f"{where}: counter_by must be a tuple of context variable names "
+            f"({example}), not {type(counter_by).__name__}"
+        )
+    names: list[str] = []
+    for item in counter_by:
+        if not isinstance(item, str):
+            raise ArgumentTypeError(
+                f"{where}: counter_by holds a {type(item).__name__}; give context variable "
+                f"names as str ({example})"
+            )
+        # matched as context keys are: case-insensitively, ASCII only (see Pattern)
+        canonical = item.upper() if item.isascii() else item
+        if canonical in names:
+            raise ConfigurationError(
+                f"{where}: counter_by names {{{canonical}}} twice; name each variable once",
+                sequence=name,
+                scope=scope,
+            )
+        if canonical not in compiled.context_names:
+            variables = ", ".join(f"{{{n}}}" for n in sorted(compiled.context_names)) or "none"
+            raise ConfigurationError(
+                f"{where}: counter_by names {item!r}, which is not a context variable of "
+                f"pattern {compiled.source!r} (its context variables: {variables}); each "
+                "counter_by variable must appear in the number, so that each value's numbers "
+                "differ",
+                sequence=name,
+                scope=scope,
+            )
+        names.append(canonical)
+    shortest = _LONGEST_PERIOD + sum(len(f"|{n}=x") for n in names)
+    if shortest > PERIOD_LENGTH:
+        raise ConfigurationError(
+            f"{where}: counter_by {tuple(names)!r} gives counter keys of at least {shortest} "
+            f"characters, more than the {PERIOD_LENGTH} a counter key holds; use fewer or "
+            "shorter variable names",
+            sequence=name,
+            scope=scope,
+        )
+    return tuple(names)
 
 
 def compile_pattern(
@@ -267,6 +335,8 @@ class SequenceDefinition:
     updated_at: datetime | None = field(compare=False)
     versions: tuple[PatternVersion, ...] = field(default=(), compare=False)
     """Pattern versions by document date (filled in by the allocator)."""
+    counter_by: tuple[str, ...] = ()
+    """Context variables whose values each get their own counter (canonical names)."""
 
     @classmethod
     def from_row(cls, row: Any) -> SequenceDefinition:
@@ -292,6 +362,7 @@ class SequenceDefinition:
             metadata=row.metadata,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            counter_by=tuple(row.counter_by or ()),
         )
 
     @cached_property
@@ -325,6 +396,7 @@ class SequenceDefinition:
             "audit_numbers": self.audit_numbers,
             "allow_repeats": self.allow_repeats,
             "metadata": self.metadata,
+            "counter_by": self.counter_by,
         }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACTOR_LENGTH",
+    "COUNTER_BY_LENGTH",
     "DATA_BYTES",
     "MAX_COUNT",
     "MAX_COUNTER",
@@ -26,13 +27,19 @@ __all__ = [
 NAME_LENGTH = 100
 #: 191 characters keep a utf8mb4 key within InnoDB's 767-byte index prefix limit.
 SCOPE_LENGTH = 191
-PERIOD_LENGTH = 16
+#: A counter's period key: the reset period's (``2026``, ``2026-03-01``, ``FY2026``, at
+#: most 10 characters) followed, for a definition with ``counter_by``, by its series
+#: values (``2026|DEPARTMENT=SALES``, see :mod:`sa_sequencing.rules.placement`).  191
+#: characters, as a scope, keep the key within InnoDB's 767-byte column prefix limit.
+PERIOD_LENGTH = 191
 NUMBER_LENGTH = 255
 PATTERN_LENGTH = 255
 ACTOR_LENGTH = 255
 REASON_LENGTH = 32
 RESERVATION_ID_LENGTH = 36
 TIMEZONE_LENGTH = 64
+#: A definition's ``counter_by`` names, stored comma-separated.
+COUNTER_BY_LENGTH = 255
 
 #: The largest counter value: the counters are signed 64-bit (``BIGINT``) columns.
 MAX_COUNTER = 2**63 - 1

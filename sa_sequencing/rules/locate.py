@@ -7,6 +7,10 @@ sequence and scope: the period must be consistent with the date tokens the numbe
 carries and the value must have been drawn from that counter already.  A number that
 matches no counter was never issued; one that matches several (a pattern without the
 tokens that tell its periods apart) needs the document date.
+
+A ``counter_by`` definition's counters are keyed by period *and* series values
+(``2026|DEPARTMENT=SALES``): a number matches only the counters whose series values
+are the ones it shows.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .enums import OverflowBehavior
 from .enums import ResetPeriod
 from .patterns import Pattern
 from .patterns import date_fields
+from .placement import split_counter_key
 from .series import series_pattern
 
 __all__ = ["Location", "locate"]
@@ -53,10 +58,13 @@ def locate(
         patterns = [definition.compiled, *(v.compiled for v in definition.versions)]
     found: list[Location] = []
     for counter in counters:
+        period, series = split_counter_key(counter.period)
         for pattern, cycles in _readings(definition, patterns, counter.cycle):
             fields = pattern.parse(number) if pattern.validate(number) else None
-            if fields is None or not _in_period(definition, counter.period, fields):
+            if fields is None or not _in_period(definition, period, fields):
                 continue
+            if any(fields.get(name) != value for name, value in series.items()):
+                continue  # another series' counter
             value = int(fields["COUNTER"])
             for cycle in [int(fields["CYCLE"])] if "CYCLE" in fields else cycles:
                 place = Location(counter.period, cycle, value)
@@ -107,7 +115,9 @@ def _in_period(definition: SequenceDefinition, period: str, fields: dict[str, in
 def period_range(
     reset_period: ResetPeriod, period: str, fiscal_year_start: int
 ) -> tuple[date, date]:
-    """First and last day of a counter period key."""
+    """First and last day of a counter period key (a ``counter_by`` key's series
+    values, after the reset period's key, are ignored)."""
+    period = split_counter_key(period)[0]
     if reset_period is ResetPeriod.DAILY:
         day = date.fromisoformat(period)
         return day, day

@@ -112,6 +112,7 @@ class AsyncSequenceManager:
         cache_size: int = 0,
         audit_numbers: bool = True,
         allow_repeats: bool = False,
+        counter_by: tuple[str, ...] | builtins.list[str] = (),
         metadata: Mapping[str, Any] | None = None,
         performed_by: str | None = None,
         exist_ok: bool = False,
@@ -136,6 +137,7 @@ class AsyncSequenceManager:
             cache_size=cache_size,
             audit_numbers=audit_numbers,
             allow_repeats=allow_repeats,
+            counter_by=counter_by,
             metadata=metadata,
             performed_by=performed_by,
             exist_ok=exist_ok,
@@ -289,12 +291,19 @@ class AsyncSequenceManager:
         return await self._call(SequenceManager.lock, name, scope=scope, performed_by=performed_by)
 
     async def metrics(
-        self, name: str, *, scope: str | None = None, date: date | datetime | None = None
+        self,
+        name: str,
+        *,
+        scope: str | None = None,
+        date: date | datetime | None = None,
+        context: Mapping[str, object] | None = None,
     ) -> SequenceMetrics:
         """Figures of the counter serving documents dated ``date`` (default: today).
         (The coroutine of :meth:`SequenceManager.metrics`.)
         """
-        return await self._call(SequenceManager.metrics, name, scope=scope, date=date)
+        return await self._call(
+            SequenceManager.metrics, name, scope=scope, date=date, context=context
+        )
 
     async def override(
         self,
@@ -304,6 +313,7 @@ class AsyncSequenceManager:
         scope: str | None = None,
         date: date | datetime | None = None,
         performed_by: str | None = None,
+        context: Mapping[str, object] | None = None,
     ) -> None:
         """Set the counter serving documents dated ``date`` to ``value``: the next number
         is ``value + step``.  Refused unless above every number issued from it.
@@ -316,6 +326,7 @@ class AsyncSequenceManager:
             scope=scope,
             date=date,
             performed_by=performed_by,
+            context=context,
         )
 
     async def parse(

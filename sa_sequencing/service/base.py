@@ -25,6 +25,9 @@ from ..allocation.runtime import Runtime
 from ..errors import SequenceNotFoundError
 from ..errors import describe
 from ..faults import busy_error
+from ..faults import classify
+from ..logs import ledger_event
+from ..logs import locks as _lock_log
 from ..rules.definitions import SequenceDefinition
 from ..rules.definitions import normalize_name
 from ..rules.definitions import normalize_scope
@@ -62,6 +65,18 @@ def _translating(method: Callable[..., _R]) -> Callable[..., _R]:
             )
             if busy is None:
                 raise
+            _lock_log.warning(
+                "%s raised SequenceBusyError: %s",
+                method.__name__,
+                busy,
+                extra={
+                    "event": "busy",
+                    "sequence": getattr(busy, "sequence", None),
+                    "scope": getattr(busy, "scope", None),
+                    "fault": classify(exc).value,
+                    "retryable": getattr(busy, "retryable", False),
+                },
+            )
             raise busy from exc
 
     return call
@@ -144,6 +159,37 @@ class ManagerBase:
     def _connection(self) -> Connection:
         return self.session.connection(
             bind_arguments={"mapper": self.sequencing.tables.sequence_class}
+        )
+
+    def _record(
+        self,
+        sequence: str,
+        scope: str,
+        event: str,
+        *,
+        number: str | None = None,
+        counter_value: int | None = None,
+        data: dict[str, Any] | None = None,
+        performed_by: str | None = None,
+    ) -> None:
+        """Write a lifecycle event's ledger row, and log it (INFO, ``sa_sequencing.lifecycle``)."""
+        self.repositories.audits.record(
+            sequence,
+            scope,
+            event,
+            number=number,
+            counter_value=counter_value,
+            data=data,
+            performed_by=performed_by,
+        )
+        ledger_event(
+            event,
+            sequence,
+            scope,
+            performed_by=performed_by,
+            data=data,
+            number=number,
+            value=counter_value,
         )
 
     def _own(

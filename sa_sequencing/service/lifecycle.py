@@ -26,6 +26,7 @@ skip at most 1,000,000 values under those policies.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 from datetime import date
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -58,7 +59,7 @@ from ..rules.limits import REASON_LENGTH
 from ..rules.locate import Location
 from ..rules.locate import locate
 from ..rules.periods import document_day
-from ..rules.periods import period_key
+from ..rules.placement import counter_key
 from ..rules.placement import pattern_for
 from ..rules.series import series_pattern
 from ..rules.versions import PatternVersion
@@ -135,7 +136,7 @@ class LifecycleMixin(ManagerBase):
                         scope=scope_key,
                     ) from exc
             self._forget_cached(definition)
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             scope_key,
             "number_voided",
@@ -239,9 +240,13 @@ class LifecycleMixin(ManagerBase):
         scope: str | None = None,
         date: date | datetime | None = None,
         performed_by: str | None = None,
+        context: Mapping[str, object] | None = None,
     ) -> None:
         """Set the counter serving documents dated ``date`` to ``value``: the next number
-        is ``value + step``.  Refused unless above every number issued from it."""
+        is ``value + step``.  Refused unless above every number issued from it.
+
+        For a ``counter_by`` sequence, ``context`` names the series whose counter is set
+        (``context={"DEPARTMENT": "SALES"}``)."""
         if isinstance(value, bool) or not isinstance(value, int):
             raise ArgumentTypeError(f"value must be an int, not {type(value).__name__}")
         check_actor(performed_by)
@@ -249,7 +254,7 @@ class LifecycleMixin(ManagerBase):
         where = describe(definition.name, scope_key)
         allocator = self.sequencing.allocator
         day = document_day(date, definition.zone)
-        period = period_key(definition.reset_period, day, definition.fiscal_year_start)
+        period = counter_key(definition, scope_key, day, context)
         pattern = pattern_for(definition, day)
         capacity = capacity_of(definition, pattern)
         if value > capacity:
@@ -294,7 +299,15 @@ class LifecycleMixin(ManagerBase):
                 skipped=[
                     (
                         skip,
-                        pattern.render_without_context(
+                        pattern.render(
+                            skip,
+                            day=day,
+                            context=context,
+                            fiscal_year_start=definition.fiscal_year_start,
+                            cycle=state.cycle,
+                        )
+                        if definition.counter_by  # the series is known: show it
+                        else pattern.render_without_context(
                             skip,
                             day=day,
                             fiscal_year_start=definition.fiscal_year_start,
@@ -305,7 +318,7 @@ class LifecycleMixin(ManagerBase):
                 ],
                 performed_by=performed_by,
             )
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             scope_key,
             "counter_overridden",
@@ -392,7 +405,7 @@ class LifecycleMixin(ManagerBase):
         self.repositories.sequences.update(
             definition, {}
         )  # a new revision: cached copies go stale
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             definition.scope_key,
             "pattern_version_created",

@@ -30,6 +30,7 @@ from ..rules.checks import check_flag
 from ..rules.definitions import COUNTING_OPTIONS
 from ..rules.definitions import DEFAULTS
 from ..rules.definitions import SequenceDefinition
+from ..rules.definitions import check_counter_by
 from ..rules.definitions import normalize_name
 from ..rules.definitions import normalize_scope
 from ..rules.definitions import validate_options
@@ -79,6 +80,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         cache_size: int = 0,
         audit_numbers: bool = True,
         allow_repeats: bool = False,
+        counter_by: tuple[str, ...] | builtins.list[str] = (),
         metadata: Mapping[str, Any] | None = None,
         performed_by: str | None = None,
         exist_ok: bool = False,
@@ -127,7 +129,13 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         :param allow_repeats: accept a pattern that would repeat numbers (a reset
           period without the period's date tokens, a ``reset_limit`` without
           ``{CYCLE}``), refused otherwise.
-        :param metadata: JSON data kept with the definition, returned as given.
+        :param counter_by: context variables of the pattern whose values each get their
+          own counter, gap registry and ledger story (a per-series counter, as
+          Frappe's naming series): with ``counter_by=("DEPARTMENT",)`` the pattern
+          ``INV-{YEAR}-{DEPARTMENT}-{COUNTER:5}`` gives ``INV-2026-SALES-00001`` and
+          ``INV-2026-HR-00001``.  Each name must be a context variable of the pattern
+          (and of every pattern version); a series is the value as the number shows
+          it.  Fixed once numbers were issued.  Default ``()``: one counter for all.
         :param performed_by: the actor recorded in the ledger (up to 255 characters).
         :param exist_ok: return an identical stored definition instead of raising.
         """
@@ -147,6 +155,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
             "audit_numbers": audit_numbers,
             "allow_repeats": allow_repeats,
             "metadata": metadata,
+            "counter_by": counter_by,
         }
         values = validate_options(name, scope_key, pattern, options)
         check_flag(exist_ok, "exist_ok")
@@ -160,16 +169,18 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         except DuplicateSequenceError:
             # A concurrent define won the race: with exist_ok, compare against it.  A
             # locking read sees its row even where this transaction's snapshot predates
-            # it (InnoDB's REPEATABLE READ).
+            # it (InnoDB's REPEATABLE READ); a shared one, because every loser of the
+            # insert race already holds a shared lock on the key, and two of them
+            # upgrading to exclusive deadlock each other (MariaDB, 3+ racers).
             existing = (
-                self.repositories.sequences.get_exact(name, scope_key, for_update=True)
+                self.repositories.sequences.get_exact(name, scope_key, for_share=True)
                 if exist_ok
                 else None
             )
             if existing is None:
                 raise
             return _same_definition(existing, values)
-        self.repositories.audits.record(
+        self._record(
             name,
             scope_key,
             "pattern_created",
@@ -212,8 +223,8 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
 
         The whole changed definition is validated as ``define`` would; options that
         decide which counter a document draws from (``reset_period``, ``reset_limit``,
-        ``fiscal_year_start``) cannot change once numbers were issued, because the
-        counters already issued would be orphaned and numbers could repeat.
+        ``fiscal_year_start``, ``counter_by``) cannot change once numbers were issued,
+        because the counters already issued would be orphaned and numbers could repeat.
 
         :param name: the sequence to change.
         :param scope: the scope whose own definition changes (``None``: the global
@@ -250,13 +261,24 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
                 sequence=definition.name,
                 scope=definition.scope,
             )
+        if "counter_by" in changed:
+            # The pattern versions must show the series too (define_version checks the
+            # versions made after counter_by; these were made before it).
+            for version in self.repositories.pattern_versions.for_definition(definition):
+                check_counter_by(
+                    values["counter_by"],
+                    version.compiled,
+                    f"{definition.describe()}: pattern version from {version.effective_from}",
+                    definition.name,
+                    definition.scope_key,
+                )
         columns = {
             k: values[k]
             for k in values
             if k in changed or (k == "metadata_" and "metadata" in changed)
         }
         updated = self.repositories.sequences.update(definition, columns)
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             definition.scope_key,
             "pattern_modified",
@@ -276,7 +298,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         check_actor(performed_by)
         definition = self._own(name, scope, for_update=True)
         self.repositories.sequences.delete(definition)
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             definition.scope_key,
             "sequence_deleted",
@@ -305,7 +327,7 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         if definition.is_locked == locked:
             return
         self.repositories.sequences.update(definition, {"is_locked": locked})
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             definition.scope_key,
             "sequence_locked" if locked else "sequence_unlocked",

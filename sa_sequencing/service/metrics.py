@@ -10,6 +10,7 @@ counter statement's time is the wait for the counter row's lock plus one round t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from ..rules.counters import CounterKey
 from ..rules.definitions import SequenceDefinition
 from ..rules.periods import document_day
-from ..rules.periods import period_key
+from ..rules.placement import counter_key
 from ..rules.placement import pattern_for
 from ..store.types import utcnow
 from .base import ManagerBase
@@ -77,13 +78,22 @@ class MetricsMixin(ManagerBase):
     """The ``metrics`` method of :class:`~sa_sequencing.SequenceManager`."""
 
     def metrics(
-        self, name: str, *, scope: str | None = None, date: date | datetime | None = None
+        self,
+        name: str,
+        *,
+        scope: str | None = None,
+        date: date | datetime | None = None,
+        context: Mapping[str, object] | None = None,
     ) -> SequenceMetrics:
-        """Figures of the counter serving documents dated ``date`` (default: today)."""
+        """Figures of the counter serving documents dated ``date`` (default: today).
+
+        For a ``counter_by`` sequence, ``context`` picks the series
+        (``context={"DEPARTMENT": "SALES"}``); its ``period`` then reads
+        ``2026|DEPARTMENT=SALES``."""
         definition, scope_key = self._serving(name, scope)
         conn = self._connection
         day = document_day(date, definition.zone)
-        period = period_key(definition.reset_period, day, definition.fiscal_year_start)
+        period = counter_key(definition, scope_key, day, context)
         pattern = pattern_for(definition, day)
         state = self.sequencing.strategy(conn).read_counter(
             conn, CounterKey(definition.id, scope_key, period)

@@ -94,7 +94,7 @@ class ReservationsMixin(ManagerBase):
             performed_by=performed_by,
         )
         numbers = tuple(item.number for item in issued)
-        self.repositories.audits.record(
+        self._record(
             definition.name,
             scope_key,
             "numbers_reserved",
@@ -176,7 +176,7 @@ class ReservationsMixin(ManagerBase):
             raise error(f"{where} was closed by another transaction meanwhile; look again")
         if status == RELEASED:
             self._record_gaps(rows, RELEASED, performed_by)
-        self.repositories.audits.record(
+        self._record(
             first.sequence_name,
             first.scope,
             f"reservation_{status}",
@@ -210,7 +210,7 @@ class ReservationsMixin(ManagerBase):
         for row in rows:
             by_reservation.setdefault(row.reservation_id, []).append(row)
         for reservation_id, held in by_reservation.items():
-            self.repositories.audits.record(
+            self._record(
                 names[held[0].sequence_id],
                 held[0].scope,
                 "reservation_expired",

@@ -31,10 +31,14 @@ from ..allocation.runtime import Runtime
 from ..allocation.runtime import check_repositories
 from ..errors import ArgumentTypeError
 from ..errors import InvalidArgumentError
+from ..rules.declarations import SyncReport
 from ..store.tables import build_tables
 from ..store.tables import declarative_base
 from .asyncio import AsyncSequenceManager
 from .asyncio import current_async_session
+from .declarations import OnDrift
+from .declarations import first_use_creator
+from .declarations import sync_declarations
 from .manager import SequenceManager
 
 if TYPE_CHECKING:
@@ -65,6 +69,14 @@ class Sequencing(Runtime):
       used by every manager instead of the library's (an audit repository that also
       writes to the host's ledger, say).  The allocator writes the rows of issued
       numbers itself, in the counter statement where the database allows it.
+    :param create_declared: when a sequence declared in code (:meth:`declare`,
+      ``SequenceColumn(..., pattern=...)``) is created: ``"on_sync"`` (the default)
+      by :meth:`sync` only, so a missing one is a
+      :class:`~sa_sequencing.SequenceNotFoundError`; ``"on_first_use"`` also by the
+      first draw (``generate``, ``generate_many``, ``generate_batch``, ``reserve``,
+      the flush) that finds it missing, in that draw's transaction, as django-sequences
+      does.  Concurrent first uses all succeed: one creates, the others read it.
+      ``preview`` never creates.
     """
 
     def __init__(
@@ -81,6 +93,7 @@ class Sequencing(Runtime):
         lock_timeout: float | None = None,
         lock_retries: int = 3,
         repositories: Mapping[str, type[Any]] | None = None,
+        create_declared: str = "on_sync",
     ) -> None:
         if not isinstance(table_prefix, str):
             raise ArgumentTypeError(
@@ -93,6 +106,10 @@ class Sequencing(Runtime):
         ):
             raise InvalidArgumentError(
                 f"lock_timeout must be a positive number of seconds or None, not {lock_timeout!r}"
+            )
+        if create_declared not in ("on_sync", "on_first_use"):
+            raise InvalidArgumentError(
+                f"create_declared must be 'on_sync' or 'on_first_use', not {create_declared!r}"
             )
         if isinstance(lock_retries, bool) or not isinstance(lock_retries, int) or lock_retries < 0:
             raise InvalidArgumentError(f"lock_retries must be an int >= 0, not {lock_retries!r}")
@@ -116,6 +133,9 @@ class Sequencing(Runtime):
         super().__init__(
             tables, lock_timeout=lock_timeout, lock_retries=lock_retries, repositories=checked
         )
+        self.create_declared = create_declared
+        if create_declared == "on_first_use":
+            self.allocator.on_missing = first_use_creator(self)
 
     @overload
     def manager(self, session: Session | scoped_session[Any]) -> SequenceManager: ...
@@ -149,6 +169,67 @@ class Sequencing(Runtime):
         raise ArgumentTypeError(
             "manager() takes a Session, a scoped_session, an AsyncSession or an "
             f"async_scoped_session, not {type(session).__name__}"
+        )
+
+    def sync(
+        self,
+        session: Session | scoped_session[Any],
+        *,
+        apply: bool = False,
+        on_drift: OnDrift = "raise",
+        performed_by: str | None = None,
+    ) -> SyncReport:
+        """Store the sequences declared in code, in ``session``'s transaction; check
+        the stored ones against their declarations.
+
+        Call it at startup, in a transaction of its own::
+
+            with Session(engine) as session, session.begin():
+                sequencing.sync(session)
+
+        Every declaration (of :meth:`declare` and of the ``SequenceColumn(...,
+        pattern=...)`` this Sequencing numbers) without a stored definition is defined
+        (a ``pattern_created`` ledger row, as :meth:`~sa_sequencing.SequenceManager.define`
+        writes); one stored exactly as declared is left alone.  Calling it again, or
+        from several processes starting at once, is safe: a definition a concurrent
+        ``sync`` stored first is met, not fought.  On MySQL/MariaDB, InnoDB may still
+        end one of several concurrent ``sync`` calls as a deadlock victim (they all
+        lock the same unique keys); run it with
+        :func:`~sa_sequencing.run_in_transaction`, which runs a victim again::
+
+            run_in_transaction(sessionmaker(engine), sequencing.sync)
+
+        A stored definition that differs from its declaration (drift: someone ran
+        ``update``, or the code changed) fails startup loudly by default: a
+        :class:`~sa_sequencing.DeclarationDriftError` naming each option as
+        ``stored``/``declared`` (its ``report.drifted``), raised before anything is
+        written.  ``on_drift="report"`` instead leaves drifted definitions as stored
+        and returns them in the report's ``drifted``; ``apply=True`` changes them to
+        their declarations through :meth:`~sa_sequencing.SequenceManager.update`
+        (audited ``pattern_modified``), except the options that decide which counter a
+        number draws from (``reset_period``, ``reset_limit``, ``fiscal_year_start``)
+        once numbers exist: that is a :class:`~sa_sequencing.ConfigurationError`
+        naming the option, and nothing is written.
+
+        With an ``AsyncSession``, run it on the session's sync side::
+
+            async with async_session.begin():
+                report = await async_session.run_sync(sequencing.sync, apply=True)
+
+        :param session: a ``Session`` or ``scoped_session``; nothing is committed.
+        :param apply: change drifted definitions to their declarations.
+        :param on_drift: ``"raise"`` (the default) or ``"report"``, when ``apply`` is
+          false.
+        :param performed_by: the actor of the ledger rows written.
+        :returns: a :class:`~sa_sequencing.SyncReport`: ``created``, ``unchanged``,
+          ``updated`` and ``drifted``, by (name, scope key).
+        """
+        return sync_declarations(
+            SequenceManager(self, cast(Session, session)),
+            self.declared(),
+            apply=apply,
+            on_drift=on_drift,
+            performed_by=performed_by,
         )
 
     def create_all(self, bind: Any) -> None:

@@ -39,11 +39,14 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import declared_attr
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from ..rules.limits import ACTOR_LENGTH
+from ..rules.limits import COUNTER_BY_LENGTH
 from ..rules.limits import NAME_LENGTH
 from ..rules.limits import NUMBER_LENGTH
 from ..rules.limits import PATTERN_LENGTH
@@ -79,6 +82,22 @@ _DETAILS = 1  # a gap's or a reservation's own columns after the issued number
 _RECORDED = 2  # who wrote the row and when
 _OUTCOME = 3  # what became of a gap or a reservation later
 _LAST = 4  # sequence_id
+
+
+class NameList(TypeDecorator[tuple[str, ...]]):
+    """A tuple of context variable names, stored comma-separated (``''`` for none).
+
+    Names are identifiers (letters, digits, ``_``), so a comma never occurs in one.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str:
+        return ",".join(value or ())
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> tuple[str, ...]:
+        return tuple(value.split(",")) if value else ()
 
 
 class _SequencingTable:
@@ -148,6 +167,10 @@ class SequenceMixin(_SequencingTable):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    counter_by: Mapped[tuple[str, ...]] = mapped_column(
+        NameList(COUNTER_BY_LENGTH), default=(), server_default=text("''")
+    )
+    """Context variables whose values each get their own counter (revision 0004)."""
 
     @declared_attr.directive
     @classmethod
@@ -247,4 +270,9 @@ class AuditMixin(_Recorded):
     @declared_attr.directive
     @classmethod
     def __table_args__(cls) -> tuple[Any, ...]:
-        return (Index(f"ix_{cls.__tablename__}_sequence", "sequence_name", "scope", "id"),)
+        name = cls.__tablename__
+        return (
+            Index(f"ix_{name}_sequence", "sequence_name", "scope", "id"),
+            # the newest row of one event (metrics, void): one probe, whatever the size
+            Index(f"ix_{name}_event", "sequence_name", "scope", "event", "id"),
+        )

@@ -177,13 +177,14 @@ class SequenceRepository(RepositoryBase):
         return None if row is None else SequenceDefinition.from_row(row)
 
     def get_exact(
-        self, name: str, scope: str, *, for_update: bool = False
+        self, name: str, scope: str, *, for_update: bool = False, for_share: bool = False
     ) -> SequenceDefinition | None:
-        """The definition made for exactly this scope (``""``: global), if any."""
+        """The definition made for exactly this scope (``""``: global), if any, read
+        under an exclusive (``for_update``) or shared (``for_share``) row lock if asked."""
         s = self.tables.sequences
         stmt = select(s).where(s.c.name == name, s.c.scope == scope)
-        if for_update:
-            stmt = stmt.with_for_update()
+        if for_update or for_share:
+            stmt = stmt.with_for_update(read=not for_update)
         row = self.connection.execute(stmt).first()
         return None if row is None else SequenceDefinition.from_row(row)
 

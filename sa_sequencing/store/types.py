@@ -57,7 +57,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise InvalidArgumentError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
         value = value.astimezone(timezone.utc)
-        if dialect.name == "postgresql":
+        if dialect.name in ("postgresql", "cockroachdb"):
+            # TIMESTAMP WITH TIME ZONE: an aware value, or the server would read a
+            # naive one in the session's time zone
             return value
         return value.replace(tzinfo=None)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from schemas import private_database
 
 NAMESPACE = "sa_seq_recipes"
 
@@ -20,26 +20,4 @@ NAMESPACE = "sa_seq_recipes"
 @pytest.fixture
 def recipe_url(backend: str, url: str, tmp_path: Path) -> Iterator[str]:
     """A database of the backend that holds nothing but what the recipe creates."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'recipe.db'}"
-        return
-    server = sa.make_url(url)
-    if backend == "postgresql":
-        drop = f"DROP SCHEMA IF EXISTS {NAMESPACE} CASCADE"
-        create = f"CREATE SCHEMA {NAMESPACE}"
-        own = server.update_query_dict({"options": f"-csearch_path={NAMESPACE}"})
-    else:
-        name = f"{server.database}_recipes"
-        drop = f"DROP DATABASE IF EXISTS {name}"
-        create = f"CREATE DATABASE {name}"
-        own = server.set(database=name)
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(drop)
-            conn.exec_driver_sql(create)
-        yield own.render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(drop)
-    finally:
-        admin.dispose()
+    yield from private_database(backend, url, str(tmp_path / "recipe.db"), NAMESPACE)

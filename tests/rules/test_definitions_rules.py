@@ -52,6 +52,7 @@ def test_the_defaults_are_accepted_and_stored_as_plain_values():
         "reset_limit": None,
         "timezone": "UTC",
         "metadata_": None,
+        "counter_by": (),
     }
 
 

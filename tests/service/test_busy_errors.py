@@ -98,8 +98,9 @@ def test_sqlite_database_is_locked_is_a_busy_error(backend, engine, sequencing, 
                 with Session(bind=conn) as session, pytest.raises(SequenceBusyError) as raised:
                     sequencing.manager(session).lock("sq")
                 conn.rollback()
+                # its short busy_timeout must not go back to the pool for later tests
+                conn.invalidate()
         finally:
             holder.rollback()
-            holder.exec_driver_sql("PRAGMA busy_timeout = 5000")
     assert isinstance(raised.value.__cause__, DBAPIError)
     assert "locked" in str(raised.value.__cause__)

@@ -23,6 +23,8 @@ import sys
 import textwrap
 import venv
 from collections.abc import Iterator
+from datetime import datetime
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,7 @@ PREFIX = "alembic_t_"
 CREATE_ALL_PREFIX = "alembic_c_"
 """Prefix of the tables made by ``create_all`` to compare with the branch's."""
 VERSION_TABLE = "alembic_version_sa_seq_test"
-HEAD = "sa_sequencing_0002"
+HEAD = "sa_sequencing_0004"
 """The head of the shipped branch."""
 HOST_TABLE = f"{PREFIX}invoices"
 ROLES = (
@@ -343,7 +345,12 @@ def test_branch_reachable_through_version_locations(
     assert head.revision == HEAD
     # the branch, newest first: every shipped revision carries its label
     branch = list(script.walk_revisions("base", "sa_sequencing@head"))
-    assert [r.revision for r in branch] == [HEAD, "sa_sequencing_0001"]
+    assert [r.revision for r in branch] == [
+        HEAD,
+        "sa_sequencing_0003",
+        "sa_sequencing_0002",
+        "sa_sequencing_0001",
+    ]
     assert all(r.branch_labels == {"sa_sequencing"} for r in branch)
     assert Path(head.path).parent == sa_alembic.branch_directory()
 
@@ -479,7 +486,7 @@ from alembic import op
 from sa_sequencing.alembic import table_prefix
 
 revision = "sa_sequencing_9999"
-down_revision = "sa_sequencing_0002"
+down_revision = "sa_sequencing_0004"
 branch_labels = None
 depends_on = None
 
@@ -717,6 +724,60 @@ def table_collations(engine: sa.Engine) -> dict[str, str]:
     return dict(rows)  # type: ignore[arg-type]
 
 
+def legacy_draw(url: str, scope: str) -> str:
+    """One number of ``inv`` in ``scope`` as the library drew it on revision 0001's
+    tables (the library of today reads columns later revisions add): the counter row
+    found by the server's comparison of scopes, moved by one, and a ledger row."""
+    engine = sa.create_engine(url)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    s, c, a = (f"{PREFIX}{role}" for role in ("sequences", "sequence_counters", "sequence_audits"))
+    try:
+        with engine.begin() as conn:
+            sid = conn.execute(sa.text(f"SELECT id FROM {s} WHERE name = 'inv'")).scalar()
+            if sid is None:
+                conn.execute(
+                    sa.text(
+                        f"INSERT INTO {s} (name, scope, pattern, reset_period, step, start, "
+                        "gap_policy, overflow, exhaustion_threshold, timezone, "
+                        "fiscal_year_start, cache_size, audit_numbers, allow_repeats, "
+                        "is_locked, revision, created_at, updated_at) VALUES ('inv', '', "
+                        "'INV-{COUNTER}', 'never', 1, 1, 'allow_gaps', 'throw_exception', 90, "
+                        "'UTC', 1, 0, :t, :f, :f, 1, :now, :now)"
+                    ),
+                    {"t": True, "f": False, "now": now},
+                )
+                sid = conn.execute(sa.text(f"SELECT id FROM {s} WHERE name = 'inv'")).scalar()
+            key = {"sid": sid, "scope": scope, "now": now}
+            where = "sequence_id = :sid AND scope = :scope AND period = ''"
+            value = conn.execute(sa.text(f"SELECT value FROM {c} WHERE {where}"), key).scalar()
+            if value is None:
+                value = 1
+                conn.execute(
+                    sa.text(
+                        f"INSERT INTO {c} (sequence_id, scope, period, value, cycle, updated_at) "
+                        "VALUES (:sid, :scope, '', 1, 1, :now)"
+                    ),
+                    key,
+                )
+            else:
+                value += 1
+                conn.execute(
+                    sa.text(f"UPDATE {c} SET value = :value WHERE {where}"),
+                    {**key, "value": value},
+                )
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {a} (sequence_name, scope, event, number, counter_value, "
+                    "created_at) VALUES ('inv', :scope, 'number_generated', :number, :value, "
+                    ":now)"
+                ),
+                {**key, "number": f"INV-{value}", "value": value},
+            )
+        return f"INV-{value}"
+    finally:
+        engine.dispose()
+
+
 def draw(url: str, scope: str) -> str:
     """One number of ``inv`` in ``scope``, by a Sequencing on the branch's tables."""
     engine = sa.create_engine(url)
@@ -742,9 +803,9 @@ def test_0002_makes_keys_exact_on_an_existing_install(clean_db: str, tmp_path: P
     engine = sa.create_engine(url)
     mysql_family = engine.dialect.name in ("mysql", "mariadb")
     try:
-        assert draw(url, "acme") == "INV-1"
+        assert legacy_draw(url, "acme") == "INV-1"
         # the bug 0002 cures: under utf8mb4_general_ci, ACME drew from acme's counter
-        assert draw(url, "ACME") == ("INV-2" if mysql_family else "INV-1")
+        assert legacy_draw(url, "ACME") == ("INV-2" if mysql_family else "INV-1")
         if mysql_family:
             before = key_collations(engine)
             defaults = table_collations(engine)
@@ -785,6 +846,49 @@ def test_0002_makes_keys_exact_on_an_existing_install(clean_db: str, tmp_path: P
         command.downgrade(make_config(ini), "sa_sequencing_0001")
         if mysql_family:
             assert key_collations(engine) == before
+    finally:
+        engine.dispose()
+    command.downgrade(make_config(ini), "sa_sequencing@base")
+    assert not sequencing_tables() & table_names(url)
+
+
+@pytest.mark.usefixtures("branch_untouched")
+def test_0004_adds_per_series_counters_to_an_existing_install(
+    clean_db: str, tmp_path: Path
+) -> None:
+    """A database at revision 0003 with numbers drawn, upgraded to 0004: the counters
+    go on where they were, a ``counter_by`` sequence keys its counters by period keys
+    longer than the old 16 characters, and the schema is create_all's. The downgrade
+    (once no long key is left) drops ``counter_by`` again."""
+    url = clean_db
+    ini = minimal_project(tmp_path, url)
+    command.upgrade(make_config(ini), "sa_sequencing_0003")
+    engine = sa.create_engine(url)
+    counters = f"{PREFIX}sequence_counters"
+    try:
+        assert [legacy_draw(url, "acme") for _ in range(2)] == ["INV-1", "INV-2"]
+        command.upgrade(make_config(ini), "sa_sequencing@head")
+        assert draw(url, "acme") == "INV-3"
+        with Session(engine) as session, session.begin():
+            seqs = Sequencing(sa.MetaData(), table_prefix=PREFIX).manager(session)
+            assert seqs.get("inv").counter_by == ()
+            seqs.define("dep", "D-{DEPARTMENT}-{COUNTER}", counter_by=("DEPARTMENT",))
+            department = "PROCUREMENT_AND_LOGISTICS"
+            assert seqs.generate("dep", context={"DEPARTMENT": department}) == f"D-{department}-1"
+        with engine.connect() as conn:
+            keys = set(conn.execute(sa.text(f"SELECT period FROM {counters}")).scalars())
+        assert keys == {"", f"|DEPARTMENT={department}"}
+        metadata = Sequencing(sa.MetaData(), table_prefix=PREFIX).metadata
+        assert_no_diff(url, metadata)
+        Sequencing(sa.MetaData(), table_prefix=CREATE_ALL_PREFIX).create_all(engine)
+        assert describe_schema(engine, PREFIX) == describe_schema(engine, CREATE_ALL_PREFIX)
+
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DELETE FROM {counters} WHERE period <> ''"))
+        command.downgrade(make_config(ini), "sa_sequencing_0003")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns(f"{PREFIX}sequences")}
+        assert "counter_by" not in columns
+        assert legacy_draw(url, "acme") == "INV-4"
     finally:
         engine.dispose()
     command.downgrade(make_config(ini), "sa_sequencing@base")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import os
 import re
 import shutil
@@ -33,15 +32,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from built_wheel import build_wheel
+from built_wheel import cannot
 
 from sa_sequencing import Sequencing
 
-REPO = Path(__file__).resolve().parents[2]
 PREFIX = "alembic_w_"
 VERSION_TABLE = "alembic_version_sa_seq_wheel"
-BRANCH_HEAD = "sa_sequencing_0002"
+BRANCH_HEAD = "sa_sequencing_0004"
 # A build or an install that cannot run here skips the module, but never in CI.
-MUST_BUILD = bool(os.environ.get("CI")) or os.environ.get("SA_SEQUENCING_REQUIRE_SERVERS") == "1"
 _SELECTED = os.environ.get("SA_SEQUENCING_TEST_BACKENDS")
 # The deploy story on SQLite and on a server: where the files go does not depend on
 # the database, and every command here is a process of its own (about a second each).
@@ -100,46 +99,24 @@ def _venv_env(bin_dir: Path) -> dict[str, str]:
     return env
 
 
-def _cannot(what: str, result: subprocess.CompletedProcess[str]) -> None:
-    message = f"{what} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
-    if MUST_BUILD:
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def _build_wheel(dist: Path) -> Path:
-    commands = []
-    if importlib.util.find_spec("build") is not None:
-        build = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist)]
-        if importlib.util.find_spec("hatchling") is not None:
-            build.append("--no-isolation")  # the backend is here: nothing to download
-        commands.append([*build, str(REPO)])
-    # pip builds the same wheel through the same backend (PEP 517)
-    commands.append(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dist), str(REPO)]
-    )
-    for command in commands:
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        wheels = list(dist.glob("sa_sequencing-*.whl"))
-        if result.returncode == 0 and len(wheels) == 1:
-            return wheels[0]
-    _cannot("building the wheel", result)
-    raise AssertionError("unreachable")
-
-
 # Session scope: the suite orders tests by database, which can split this module's
 # tests apart, and a module-scoped fixture would then be built again for each part.
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("wheel")
-    wheel = _build_wheel(root / "dist")
+    wheel = build_wheel(root / "dist")
     with zipfile.ZipFile(wheel) as archive:
         shipped = frozenset(
             Path(name).name
             for name in archive.namelist()
             if name.startswith("sa_sequencing/migrations/versions/") and name.endswith(".py")
         )
-    assert {"sa_sequencing_0001_create_tables.py", f"{BRANCH_HEAD}_exact_keys.py"} <= shipped
+    assert {
+        "sa_sequencing_0001_create_tables.py",
+        "sa_sequencing_0002_exact_keys.py",
+        "sa_sequencing_0003_ledger_event_index.py",
+        f"{BRANCH_HEAD}_counter_by.py",
+    } <= shipped
 
     env_dir = root / "venv"
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
@@ -155,7 +132,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         pip = [str(bin_dir / "python"), "-m", "pip"]
         result = subprocess.run([*pip, *install], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        _cannot("installing the wheel", result)
+        cannot("installing the wheel", result)
     located = subprocess.run(
         [str(bin_dir / "python"), "-c", "import sa_sequencing; print(sa_sequencing.__file__)"],
         cwd=root,  # not the checkout, whose sa_sequencing/ would be found first

@@ -35,6 +35,7 @@ COMMANDS = {
     "metrics",
     "audit",
     "report",
+    "sync",
     "demo",
 }
 

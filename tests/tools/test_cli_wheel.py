@@ -12,7 +12,6 @@ checked against what the library reads from the same tables.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import subprocess
@@ -22,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-MUST_BUILD = bool(os.environ.get("CI")) or os.environ.get("SA_SEQUENCING_REQUIRE_SERVERS") == "1"
+from built_wheel import build_wheel
+from built_wheel import cannot
 
 
 @dataclass(frozen=True)
@@ -60,36 +58,10 @@ class Installed:
         return json.loads(result.stdout)
 
 
-def _cannot(what: str, result: subprocess.CompletedProcess[str]) -> None:
-    message = f"{what} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
-    if MUST_BUILD:
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def _build_wheel(dist: Path) -> Path:
-    commands = []
-    if importlib.util.find_spec("build") is not None:
-        build = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist)]
-        if importlib.util.find_spec("hatchling") is not None:
-            build.append("--no-isolation")  # the backend is here: nothing to download
-        commands.append([*build, str(REPO)])
-    commands.append(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dist), str(REPO)]
-    )
-    for command in commands:
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        wheels = list(dist.glob("sa_sequencing-*.whl"))
-        if result.returncode == 0 and len(wheels) == 1:
-            return wheels[0]
-    _cannot("building the wheel", result)
-    raise AssertionError("unreachable")
-
-
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("cli_wheel")
-    wheel = _build_wheel(root / "dist")
+    wheel = build_wheel(root / "dist")
     env_dir = root / "venv"
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
     install = ["install", "--quiet", "--disable-pip-version-check", f"{wheel}[postgresql,mysql]"]
@@ -101,7 +73,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         pip = [str(bin_dir / "python"), "-m", "pip"]
         result = subprocess.run([*pip, *install], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        _cannot("installing the wheel", result)
+        cannot("installing the wheel", result)
     home = root / "home"
     home.mkdir()
     installed = Installed(bin_dir, home)

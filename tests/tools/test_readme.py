@@ -23,6 +23,7 @@ from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
+from schemas import private_database
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_URL = "postgresql+psycopg://app@localhost/app"
@@ -47,29 +48,7 @@ def readme_code(url: str) -> str:
 @pytest.fixture
 def readme_url(backend: str, url: str, tmp_path: Path) -> Iterator[str]:
     """A database of the backend that holds nothing but what the README creates."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'readme.db'}"
-        return
-    server = sa.make_url(url)
-    if backend == "postgresql":
-        drop = f"DROP SCHEMA IF EXISTS {NAMESPACE} CASCADE"
-        create = f"CREATE SCHEMA {NAMESPACE}"
-        own = server.update_query_dict({"options": f"-csearch_path={NAMESPACE}"})
-    else:
-        name = f"{server.database}_readme"
-        drop = f"DROP DATABASE IF EXISTS {name}"
-        create = f"CREATE DATABASE {name}"
-        own = server.set(database=name)
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(drop)
-            conn.exec_driver_sql(create)
-        yield own.render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(drop)
-    finally:
-        admin.dispose()
+    yield from private_database(backend, url, str(tmp_path / "readme.db"), NAMESPACE)
 
 
 def run_readme(url: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
