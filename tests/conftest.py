@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         return
     skip = pytest.mark.skip(reason=STRESS_REASON)
     for item in items:
-        if "stress" in item.keywords:
+        if item.get_closest_marker("stress") is not None:
             item.add_marker(skip)
 
 
