@@ -60,6 +60,7 @@ from .caches import VersionCache
 from .gap_pool import GapPool
 from .ledger import Ledger
 from .overflow import OverflowWatch
+from .pool import PoolRegistry
 
 __all__ = ["Allocator", "Issued"]
 
@@ -88,6 +89,9 @@ class Allocator:
         self.placements = PlacementCache()
         self.gap_pool = GapPool(tables, strategies, self.ledger, self.placements, reload=self.load)
         self.overflow = OverflowWatch(self.ledger)
+        self.pools = PoolRegistry(
+            tables, strategies, self.ledger, self.placements, load=self.load, locking=self._locking
+        )
 
     # -- definitions ---------------------------------------------------------------
 
@@ -154,7 +158,9 @@ class Allocator:
                 return reclaimed
             draw = draw._replace(quantity=count - len(reclaimed))
         issued = None
-        if self._fast_path_fits(definition):
+        if definition.cache_size:  # pooled (see .pool); None: draw from the counter
+            issued = self.pools.draw(conn, definition, draw)
+        if issued is None and self._fast_path_fits(definition):
             issued = self._fast(conn, definition, draw)
         if issued is None:
             issued = self._slow(conn, draw)
@@ -288,11 +294,18 @@ class Allocator:
                 value, cycle = gap
                 text = render(definition, pattern, scope_key, the_day, context, value, cycle)
                 return Issued(text, value, cycle, period, reclaimed=True)
+        capacity = capacity_of(definition, pattern)
+        held = (
+            self.pools.peek(conn.engine, definition, scope_key, period, capacity)
+            if definition.cache_size
+            else None
+        )
+        if held is not None:  # pooled: what this process serves next
+            text = render(definition, pattern, scope_key, the_day, context, *held)
+            return Issued(text, *held, period)
         strategy = self.strategies.get(conn)
         state = strategy.read_counter(conn, CounterKey(definition.id, scope_key, period))
-        plan = plan_allocation(
-            definition, state, 1, capacity_of(definition, pattern), scope=scope_key
-        )
+        plan = plan_allocation(definition, state, 1, capacity, scope=scope_key)
         value, cycle = plan.values[0]
         number = render(definition, pattern, scope_key, the_day, context, value, cycle)
         return Issued(number, value, cycle, period)
