@@ -60,6 +60,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..dialects.base import Advance
 from ..dialects.base import StrategyCache
+from ..errors import SequenceNotFoundError
 from ..rules.counters import CounterKey
 from ..rules.counters import CounterState
 from ..rules.counters import Draw
@@ -288,6 +289,13 @@ class PoolRegistry:
         key = CounterKey(d.id, scope, pool.period)
         resets = d.reset_period is not ResetPeriod.NEVER
         new_period: Event = ("counter_reset", {"reason": "new period", "period": pool.period})
+        # A plain read first, which never waits: a definition the caller's own open
+        # transaction created or changed is not the committed one, and the counter
+        # statement below would wait for the caller's lock on it (InnoDB's INSERT ...
+        # SELECT) or see no row; the caller then draws from the counter itself.
+        s = self.tables.sequences
+        if conn.execute(select(s.c.revision).where(s.c.id == d.id)).scalar() != d.revision:
+            return None
         simple = d.reset_limit is None and d.overflow is not OverflowBehavior.SWITCH_PATTERN
         if simple and d.start + (size - 1) * d.step <= capacity:
             request = Advance(
@@ -304,8 +312,12 @@ class PoolRegistry:
                 first = last - (size - 1) * d.step
                 return [[first, last, 1]], [new_period] if resets and first == d.start else []
         # Near capacity, or counting cycles: the counter locked and planned in Python.
-        if self.load(conn, d.name, scope, shared_lock=True).revision != d.revision:
-            return None
+        try:
+            current = self.load(conn, d.name, scope, shared_lock=True)
+        except SequenceNotFoundError:
+            return None  # defined in the caller's own uncommitted transaction
+        if current.revision != d.revision:
+            return None  # changed meanwhile (or in the caller's own transaction)
         empty = CounterState(d.start - d.step, 1)
         state = self.locking(
             conn,
@@ -331,22 +343,33 @@ class PoolRegistry:
 
     # -- giving values back -------------------------------------------------------------
 
-    def release(self, engine: Engine | None = None, sequence_id: int | None = None) -> int:
+    def release(
+        self,
+        engine: Engine | None = None,
+        sequence_id: int | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> int:
         """Drop the pools (of ``engine``, of one sequence) and record their unused values
-        as gaps where the policy tracks gaps; returns how many gap rows were added."""
+        as gaps where the policy tracks gaps, each pool in a transaction of its own (or
+        in ``conn``'s, uncommitted); returns how many gap rows were added."""
         with self._lock:
             for key in list(self._pools):
                 if (engine is None or key[0] is engine) and sequence_id in (None, key[1]):
                     self._drop(key)
-        return self._record_dropped()
+        return self._record_dropped(conn)
 
-    def _record_dropped(self) -> int:
+    def _record_dropped(self, conn: Connection | None = None) -> int:
         with self._lock:
             dropped, self._dropped = self._dropped, []
         added = 0
         for pool in dropped:
             try:
-                added += self._record_unused(pool)
+                if conn is not None and pool.engine is conn.engine:
+                    added += self._record_unused(pool, conn)
+                else:
+                    with pool.engine.begin() as own:
+                        added += self._record_unused(pool, own)
             except SQLAlchemyError as exc:
                 # the database is gone or refuses: recover_pool_gaps() finds them later
                 warnings.warn(
@@ -358,7 +381,7 @@ class PoolRegistry:
                 )
         return added
 
-    def _record_unused(self, pool: NumberPool) -> int:
+    def _record_unused(self, pool: NumberPool, conn: Connection) -> int:
         with pool.lock:
             values = pool.drain()
         d = pool.definition
@@ -367,27 +390,26 @@ class PoolRegistry:
         day, context, pattern = pool.last
         s = self.tables.sequences
         added = 0
-        with pool.engine.begin() as conn:
-            # the sequence may have been deleted (or its id reused) since
-            if conn.execute(select(s.c.name).where(s.c.id == d.id)).scalar() != d.name:
-                return 0
-            for cycle in sorted({c for _, c in values}):
-                numbers = [
-                    (v, render(d, pattern, pool.scope, day, context, v, c))
-                    for v, c in values
-                    if c == cycle
-                ]
-                added += record_cache_gaps(
-                    conn,
-                    self.tables,
-                    sequence_id=d.id,
-                    scope=pool.scope,
-                    period=pool.period,
-                    cycle=cycle,
-                    numbers=numbers,
-                    status=UNFILLED,
-                    performed_by=None,
-                )
+        # the sequence may have been deleted (or its id reused) since
+        if conn.execute(select(s.c.name).where(s.c.id == d.id)).scalar() != d.name:
+            return 0
+        for cycle in sorted({c for _, c in values}):
+            numbers = [
+                (v, render(d, pattern, pool.scope, day, context, v, c))
+                for v, c in values
+                if c == cycle
+            ]
+            added += record_cache_gaps(
+                conn,
+                self.tables,
+                sequence_id=d.id,
+                scope=pool.scope,
+                period=pool.period,
+                cycle=cycle,
+                numbers=numbers,
+                status=UNFILLED,
+                performed_by=None,
+            )
         return added
 
 

@@ -356,6 +356,14 @@ class AsyncSequenceManager:
             SequenceManager.release, reservation_id, numbers, performed_by=performed_by
         )
 
+    async def recover_pool_gaps(
+        self, name: str, *, scope: str | None = None, performed_by: str | None = None
+    ) -> int:
+        """:meth:`SequenceManager.recover_pool_gaps`."""
+        return await self._call(
+            SequenceManager.recover_pool_gaps, name, scope=scope, performed_by=performed_by
+        )
+
     async def release_expired(
         self, *, now: datetime | None = None, performed_by: str | None = None
     ) -> int:
