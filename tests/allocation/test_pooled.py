@@ -8,6 +8,7 @@ issued number or a gap with reason ``cache``.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import random
 import threading
@@ -94,21 +95,30 @@ def test_threads_share_a_pool_without_duplicates(tx, sessions, sequencing, engin
     assert _accounted(committed, gaps) == list(range(1, top + 1))
 
 
-def _pooled_worker(url: str, name: str, transactions: int) -> list[str]:
-    """A process drawing from a pooled sequence, released at clean shutdown."""
+def _pooled_worker(url: str, name: str, transactions: int) -> tuple[list[str], str]:
+    """A process drawing from a pooled sequence, released at clean shutdown; returns
+    its committed numbers and the error that stopped it (as text: a driver's error
+    that does not unpickle would leave the parent's pool waiting forever)."""
     from workers import WORKER_SEQUENCING
 
     engine = sa.create_engine(url)
     committed: list[str] = []
+
+    def draw(session: Session, i: int) -> list[str]:
+        seqs = WORKER_SEQUENCING.manager(session)
+        return seqs.generate_many(name, 2) if i % 3 else [seqs.generate(name)]
+
     try:
         for i in range(transactions):
-            with Session(engine) as session, session.begin():
-                seqs = WORKER_SEQUENCING.manager(session)
-                committed += seqs.generate_many(name, 2) if i % 3 else [seqs.generate(name)]
+            committed += run_in_transaction(
+                lambda: Session(engine), lambda s, i=i: draw(s, i), attempts=5
+            )
         WORKER_SEQUENCING.release_pools()
+    except Exception as exc:
+        return committed, f"{type(exc).__name__}: {exc}"
     finally:
         engine.dispose()
-    return committed
+    return committed, ""
 
 
 def test_processes_draw_disjoint_blocks(tx, url, engine, sequencing):
@@ -118,8 +128,9 @@ def test_processes_draw_disjoint_blocks(tx, url, engine, sequencing):
         seqs.define("p", "P-{COUNTER}", cache_size=10, gap_policy="report_gaps_only")
     context = multiprocessing.get_context("spawn")
     with context.Pool(3) as pool:
-        results = pool.starmap(_pooled_worker, [(url, "p", 20)] * 3)
-    committed = [n for result in results for n in result]
+        results = pool.starmap_async(_pooled_worker, [(url, "p", 20)] * 3).get(timeout=300)
+    assert [error for _, error in results] == ["", "", ""]
+    committed = [n for numbers, _ in results for n in numbers]
     assert len(committed) == 3 * (20 + 13)
     gaps = _gap_values(tx, "p")
     assert _accounted(committed, gaps) == list(range(1, _counter(engine, sequencing) + 1))
@@ -328,3 +339,44 @@ def test_the_flush_hook_draws_from_the_pool(engine, sequencing):
         POOLED.release_pools()
     finally:
         PoolBase.metadata.drop_all(engine)
+
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+psycopg_async",
+    "mysql": "mysql+asyncmy",
+}
+
+
+def test_async_sessions_draw_from_the_pool(url, sequencing, tx, engine):
+    """An AsyncSession's draws take blocks like any other; its pools are released
+    through run_sync (the async engine's connections need the greenlet)."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    with tx() as seqs:
+        seqs.define("p", "P-{COUNTER}", cache_size=4, gap_policy="report_gaps_only")
+    parsed = sa.make_url(url)
+    async_url = parsed.set(drivername=_ASYNC_DRIVERS[parsed.get_backend_name()])
+
+    async def main() -> tuple[list[str], int]:
+        aengine = create_async_engine(async_url)
+        drawn: list[str] = []
+        try:
+            for _ in range(2):
+                async with AsyncSession(aengine) as session, session.begin():
+                    seqs = sequencing.manager(session)
+                    drawn += [await seqs.generate("p"), *await seqs.generate_many("p", 2)]
+            async with AsyncSession(aengine) as session:
+                released = await session.run_sync(
+                    lambda _: sequencing.release_pools(aengine.sync_engine)
+                )
+        finally:
+            await aengine.dispose()
+        return drawn, released
+
+    drawn, released = asyncio.run(main())
+    assert len(set(drawn)) == 6
+    gaps = _gap_values(tx, "p")
+    assert len(gaps) == released
+    assert _accounted(drawn, gaps) == list(range(1, _counter(engine, sequencing) + 1))
