@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import table_snapshot
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
@@ -302,6 +301,8 @@ def test_recovery_needs_the_ledger_and_changes_nothing_without_it(tx, engine, se
         )
     with tx() as seqs:
         seqs.generate("p")
+    from conftest import table_snapshot  # not at import: spawned workers import this module
+
     before = table_snapshot(engine, sequencing)
     with pytest.raises(ConfigurationError, match="audit_numbers"), tx() as seqs:
         seqs.recover_pool_gaps("p")
