@@ -294,19 +294,17 @@ def test_cache_size_is_checked_and_switchable(tx, engine, sequencing):
         assert seqs.get("p").cache_size == 0
 
 
-def test_recovery_needs_the_ledger_and_changes_nothing_without_it(tx, engine, sequencing):
+def test_recovery_needs_the_ledger_and_changes_nothing_without_it(tx, snapshot):
     with tx() as seqs:
         seqs.define(
             "p", "P-{COUNTER}", cache_size=5, audit_numbers=False, gap_policy="report_gaps_only"
         )
     with tx() as seqs:
         seqs.generate("p")
-    from conftest import table_snapshot  # not at import: spawned workers import this module
-
-    before = table_snapshot(engine, sequencing)
+    before = snapshot()
     with pytest.raises(ConfigurationError, match="audit_numbers"), tx() as seqs:
         seqs.recover_pool_gaps("p")
-    assert table_snapshot(engine, sequencing) == before
+    assert snapshot() == before
 
 
 class PoolBase(DeclarativeBase):
