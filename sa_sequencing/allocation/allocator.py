@@ -64,6 +64,7 @@ from .caches import VersionCache
 from .gap_pool import GapPool
 from .ledger import Ledger
 from .overflow import OverflowWatch
+from .pool import PoolRegistry
 
 __all__ = ["Allocator", "Issued"]
 
@@ -95,6 +96,9 @@ class Allocator:
         #: Called with (connection, name, scope) when no definition serves a draw; it
         #: may create one and return True (set by the service, which knows how).
         self.on_missing: Callable[[Connection, str, str], bool] | None = None
+        self.pools = PoolRegistry(
+            tables, strategies, self.ledger, self.placements, load=self.load, locking=self._locking
+        )
 
     # -- definitions ---------------------------------------------------------------
 
@@ -174,9 +178,12 @@ class Allocator:
                 return reclaimed
             draw = draw._replace(quantity=count - len(reclaimed))
         issued = None
-        if self._fast_path_fits(definition):
+        path = "pool"
+        if definition.cache_size:  # pooled (see .pool); None: draw from the counter
+            issued = self.pools.draw(conn, definition, draw)
+        if issued is None and self._fast_path_fits(definition):
+            path = "fast"
             issued = self._fast(conn, definition, draw, waits)
-        path = "fast"
         if issued is None:
             path = "slow"
             issued = self._slow(conn, draw, waits)
@@ -324,11 +331,18 @@ class Allocator:
                 value, cycle = gap
                 text = render(definition, pattern, scope_key, the_day, context, value, cycle)
                 return Issued(text, value, cycle, period, reclaimed=True)
+        capacity = capacity_of(definition, pattern)
+        held = (
+            self.pools.peek(conn.engine, definition, scope_key, period, capacity)
+            if definition.cache_size
+            else None
+        )
+        if held is not None:  # pooled: what this process serves next
+            text = render(definition, pattern, scope_key, the_day, context, *held)
+            return Issued(text, *held, period)
         strategy = self.strategies.get(conn)
         state = strategy.read_counter(conn, CounterKey(definition.id, scope_key, period))
-        plan = plan_allocation(
-            definition, state, 1, capacity_of(definition, pattern), scope=scope_key
-        )
+        plan = plan_allocation(definition, state, 1, capacity, scope=scope_key)
         value, cycle = plan.values[0]
         number = render(definition, pattern, scope_key, the_day, context, value, cycle)
         return Issued(number, value, cycle, period)

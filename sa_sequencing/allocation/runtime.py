@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
 
 from ..dialects.base import CounterStrategy
 from ..dialects.base import StrategyCache
@@ -164,6 +165,16 @@ class Runtime:
                 if declared is not None and getattr(spec, "sequencing", None) is None:
                     found.add(declared)
         return sorted(found, key=lambda d: d.key)
+
+    def release_pools(self, engine: Engine | None = None) -> int:
+        """Give back the numbers this process holds for pooled sequences
+        (``cache_size=N``, see :ref:`pooled-numbers`): every pool (of ``engine``) is
+        dropped, and its unused values are recorded as gaps with reason ``cache``
+        where the definition's policy tracks gaps, in a short transaction of their own
+        per pool.  Call it at clean shutdown (it also runs at interpreter exit) or
+        before :meth:`~sqlalchemy.engine.Engine.dispose`; later draws take new blocks.
+        Returns how many gap rows were added."""
+        return self.allocator.pools.release(engine)
 
     def repository_class(self, role: str, default: type[_R]) -> type[_R]:
         """The repository class managers use for ``role``: the host's, else ``default``."""

@@ -118,6 +118,11 @@ def normalize_scope(scope: object) -> str:
     return _identifier(text, "scope", SCOPE_LENGTH, hint, scope)
 
 
+#: Largest ``cache_size``: numbers a pool takes per block (each unused one may become
+#: a gap row at shutdown).
+MAX_CACHE_SIZE = 1_000_000
+
+
 def _integer(value: object, option: str, *, minimum: int, maximum: int = MAX_COUNTER) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ArgumentTypeError(f"{option} must be an int, not {type(value).__name__}")
@@ -159,7 +164,9 @@ def validate_options(
         "fiscal_year_start": _integer(
             options["fiscal_year_start"], "fiscal_year_start", minimum=1, maximum=12
         ),
-        "cache_size": _integer(options["cache_size"], "cache_size", minimum=0, maximum=2**31 - 1),
+        "cache_size": _integer(
+            options["cache_size"], "cache_size", minimum=0, maximum=MAX_CACHE_SIZE
+        ),
         "audit_numbers": check_flag(options["audit_numbers"], "audit_numbers"),
         "allow_repeats": check_flag(options["allow_repeats"], "allow_repeats"),
     }
@@ -174,13 +181,6 @@ def validate_options(
     values["metadata_"] = check_metadata(options["metadata"], f"{where}: metadata")
     values["counter_by"] = check_counter_by(options["counter_by"], compiled, where, name, scope)
 
-    if values["cache_size"]:
-        raise ConfigurationError(
-            f"{where}: cache_size={values['cache_size']} asks for the gap-tolerant block mode, "
-            "which this version does not provide yet; use cache_size=0 (gapless)",
-            sequence=name,
-            scope=scope,
-        )
     if compiled.capacity is not None and values["start"] > compiled.capacity:
         raise ConfigurationError(
             f"{where}: start {values['start']} does not fit {{COUNTER:{compiled.counter_width}}} "

@@ -352,6 +352,19 @@ class AsyncSequenceManager:
             SequenceManager.preview, name, scope=scope, context=context, date=date
         )
 
+    async def recover_pool_gaps(
+        self, name: str, *, scope: str | None = None, performed_by: str | None = None
+    ) -> int:
+        """Record, as gaps with reason ``cache`` and status ``skipped``, every value the
+        counters of ``name`` in ``scope`` passed that was never issued: no ledger row,
+        no gap, no reservation (the holes a crash or a rolled-back caller left in a
+        pooled sequence, see :ref:`pooled-numbers`).  Returns how many were recorded.
+        (The coroutine of :meth:`SequenceManager.recover_pool_gaps`.)
+        """
+        return await self._call(
+            SequenceManager.recover_pool_gaps, name, scope=scope, performed_by=performed_by
+        )
+
     async def release(
         self,
         reservation_id: str,

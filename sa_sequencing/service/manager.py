@@ -42,6 +42,7 @@ from ..store.repositories import AuditEntry
 from .base import translates_database_errors
 from .lifecycle import LifecycleMixin
 from .metrics import MetricsMixin
+from .pooling import PoolingMixin
 from .reservations import ReservationsMixin
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ __all__ = ["SequenceManager"]
 
 
 @translates_database_errors
-class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
+class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin, PoolingMixin):
     """Define sequences and draw numbers from them within one :class:`Session`.
 
     The number lifecycle (voids, gaps, reservations, overrides, pattern versions,
@@ -122,8 +123,10 @@ class SequenceManager(LifecycleMixin, ReservationsMixin, MetricsMixin):
         :param timezone: the IANA zone in which document dates are read.
         :param fiscal_year_start: the month (1-12) a fiscal year starts in, for
           ``fiscal_yearly`` resets and the ``{FY}`` token.
-        :param cache_size: numbers pooled per process; only ``0`` (gapless) is
-          accepted today.
+        :param cache_size: ``0`` (the default): gapless.  ``N`` (1 to 1,000,000):
+          pooled, not gapless: each process serves numbers from blocks of ``N`` taken
+          in a short transaction of their own (see :ref:`pooled-numbers`);
+          ``update(cache_size=...)`` switches between the two at any time.
         :param audit_numbers: write one ``number_generated`` ledger row per issued
           number (the default); ``False`` keeps only the events.
         :param allow_repeats: accept a pattern that would repeat numbers (a reset

@@ -2,11 +2,13 @@
 
 A *gap* is a counter value that was drawn but will not stand: a number voided
 after it was issued (reason ``voided``), a reserved number given back (``released``)
-or left to expire (``expired``).  A counter moved forward by ``override`` skips
-values that were never issued: each is a gap too (reason ``override``, status
-``skipped``), reported but never served, because the numbers an override skips are
-typically those an earlier system already issued.  What happens to the others is
-the definition's ``gap_policy``:
+or left to expire (``expired``), and the values a pooled definition
+(``cache_size=N``) took from its counter but never issued (``cache``: the unused
+end of a block, recorded at clean shutdown or by the recovery call after a crash).
+A counter moved forward by ``override`` skips values that were never issued: each
+is a gap too (reason ``override``, status ``skipped``), reported but never served,
+because the numbers an override skips are typically those an earlier system
+already issued.  What happens to the others is the definition's ``gap_policy``:
 
 * ``allow_gaps``: nothing is recorded (the ledger still has the void);
 * ``report_gaps_only``: the gap is recorded and never reused, so :meth:`gap_report
@@ -30,6 +32,7 @@ the registry (one indexed statement per allocation, see :class:`GapPool`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -40,6 +43,7 @@ from sqlalchemy import Table
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.engine import Connection
 
 from ..rules.definitions import SequenceDefinition
 from .repositories import RepositoryBase
@@ -47,6 +51,7 @@ from .repositories import count_rows
 from .repositories import issued_number_key
 from .repositories import matching
 from .repositories import snapshot
+from .tables import SequencingTables
 from .types import utcnow
 
 if TYPE_CHECKING:
@@ -62,11 +67,12 @@ __all__ = [
     "Gap",
     "GapRepository",
     "free_gaps",
+    "record_cache_gaps",
 ]
 
 
 #: Why a gap exists.
-GAP_REASONS = ("voided", "released", "expired", "override")
+GAP_REASONS = ("voided", "released", "expired", "override", "cache")
 
 
 UNFILLED = "unfilled"
@@ -213,3 +219,47 @@ def free_gaps(g: Table, sequence_id: Any, scope: Any, period: Any) -> list[Colum
     """The filter for the unfilled gaps of a counter (given as values, or as bind
     parameters for the prepared lookup)."""
     return matching(g, sequence_id=sequence_id, scope=scope, period=period, status=UNFILLED)
+
+
+def record_cache_gaps(
+    conn: Connection,
+    tables: SequencingTables,
+    *,
+    sequence_id: int,
+    scope: str,
+    period: str,
+    cycle: int,
+    numbers: Sequence[tuple[int, str]],
+    status: str,
+    performed_by: str | None,
+) -> int:
+    """Register ``(value, number)`` pairs of one counter as gaps with reason ``cache``
+    (values a pool took and never issued), skipping values that already have a gap
+    row; returns how many rows were added.  One read and one multi-row ``INSERT``."""
+    if not numbers:
+        return 0
+    g = tables.gaps
+    key = {"sequence_id": sequence_id, "scope": scope, "period": period, "cycle": cycle}
+    low, high = min(v for v, _ in numbers), max(v for v, _ in numbers)
+    known = set(
+        conn.execute(
+            select(g.c.value).where(*matching(g, **key), g.c.value >= low, g.c.value <= high)
+        ).scalars()
+    )
+    now = utcnow()
+    rows = [
+        {
+            **key,
+            "value": value,
+            "number": number,
+            "reason": "cache",
+            "status": status,
+            "performed_by": performed_by,
+            "created_at": now,
+        }
+        for value, number in numbers
+        if value not in known
+    ]
+    if rows:
+        conn.execute(insert(g), rows)
+    return len(rows)

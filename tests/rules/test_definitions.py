@@ -164,7 +164,7 @@ def test_delete_removes_counters_keeps_ledger(tx):
         ("INV-{COUNTER}", {"step": "2"}, TypeError, "step must be an int"),
         ("INV-{COUNTER}", {"step": True}, TypeError, "step must be an int"),
         ("INV-{COUNTER}", {"metadata": {"x": object()}}, InvalidArgumentError, "JSON"),
-        ("INV-{COUNTER}", {"cache_size": 10}, ConfigurationError, "cache_size"),
+        ("INV-{COUNTER}", {"cache_size": 1_000_001}, ConfigurationError, "cache_size"),
         (42, {}, TypeError, "pattern must be a str"),
     ],
 )

@@ -78,7 +78,7 @@ def test_the_defaults_are_accepted_and_stored_as_plain_values():
         ("fiscal_year_start", 13, ConfigurationError),
         ("fiscal_year_start", "4", ArgumentTypeError),
         ("cache_size", -1, ConfigurationError),
-        ("cache_size", 10, ConfigurationError),
+        ("cache_size", 1_000_001, ConfigurationError),
         ("cache_size", False, ArgumentTypeError),
         ("reset_period", "weekly", ConfigurationError),
         ("reset_period", 1, ConfigurationError),
