@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import math
 import random
-import sqlite3
 import sys
 import time
 from typing import Any
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
+from stale_snapshot import run_past_a_stale_snapshot
 from threads import run_together
 
 from sa_sequencing import CommitOutcomeUnknownError
@@ -160,41 +160,9 @@ def test_serialization_failure_at_commit_is_run_again(engine, url, tx, sequencin
 def test_stale_sqlite_snapshot_is_run_again(tmp_path):
     """WAL: a transaction that read before another writer committed cannot write
     (SQLITE_BUSY_SNAPSHOT); waiting does not cure it, running it again does."""
-    path = str(tmp_path / "snap.db")
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INT)")
-        conn.execute("INSERT INTO t VALUES (1, 0)")
-        conn.commit()
-    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.5})
-
-    # SQLAlchemy's recipe for real SQLite transactions: a read begins one too
-    @sa.event.listens_for(engine, "connect")
-    def connect(dbapi_conn: Any, record: Any) -> None:
-        dbapi_conn.isolation_level = None
-
-    @sa.event.listens_for(engine, "begin")
-    def begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
-
-    runs: list[int] = []
-
-    def work(session: Session) -> int:
-        v = session.execute(sa.text("SELECT v FROM t")).scalar_one()
-        runs.append(v)
-        if len(runs) == 1:
-            with engine.begin() as other:
-                other.exec_driver_sql("UPDATE t SET v = v + 10")
-        session.execute(sa.text("UPDATE t SET v = :v"), {"v": v + 1})
-        return v + 1
-
-    try:
-        if sys.version_info < (3, 11):
-            pytest.skip("Python < 3.11: sqlite3 errors carry no error code")
-        assert run_in_transaction(sessionmaker(engine), work) == 11
-    finally:
-        engine.dispose()
-    assert runs == [0, 10]
+    if sys.version_info < (3, 11):
+        pytest.skip("Python < 3.11: sqlite3 errors carry no error code")
+    assert run_past_a_stale_snapshot(str(tmp_path / "snap.db")) == [0, 10]
 
 
 def test_other_errors_pass_through_at_once(engine, tx, sessions, sequencing):

@@ -4,10 +4,8 @@ INFO records of lifecycle events, and silence at the default level."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import sqlite3
 import sys
 import threading
 import types
@@ -17,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
+from stale_snapshot import run_past_a_stale_snapshot
 from threads import run_together
 
 from sa_sequencing import SequenceBusyError
@@ -222,48 +220,13 @@ def _deadlocked_transaction_retry(sessions: sessionmaker[Session], sequencing: S
     assert sum(tries) == 3
 
 
-def _stale_sqlite_snapshot_retry(path: str) -> None:
-    """SQLite (WAL): a transaction that read before another writer committed cannot
-    write; run_in_transaction runs it again."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INT)")
-        conn.execute("INSERT INTO t VALUES (1, 0)")
-        conn.commit()
-    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.5})
-
-    @sa.event.listens_for(engine, "connect")
-    def connect(dbapi_conn: Any, record: Any) -> None:
-        dbapi_conn.isolation_level = None
-
-    @sa.event.listens_for(engine, "begin")
-    def begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
-
-    runs: list[int] = []
-
-    def work(session: Session) -> int:
-        v = session.execute(sa.text("SELECT v FROM t")).scalar_one()
-        runs.append(v)
-        if len(runs) == 1:
-            with engine.begin() as other:
-                other.exec_driver_sql("UPDATE t SET v = v + 10")
-        session.execute(sa.text("UPDATE t SET v = :v"), {"v": v + 1})
-        return v + 1
-
-    try:
-        assert run_in_transaction(sessionmaker(engine), work) == 11
-    finally:
-        engine.dispose()
-
-
 def test_run_in_transaction_retry_is_a_warning(
     backend, sessions, sequencing, tx, tmp_path, caplog
 ):
     if backend == "sqlite":
         if sys.version_info < (3, 11):
             pytest.skip("Python < 3.11: sqlite3 errors carry no error code")
-        _stale_sqlite_snapshot_retry(str(tmp_path / "snap.db"))
+        assert run_past_a_stale_snapshot(str(tmp_path / "snap.db")) == [0, 10]
     else:
         _deadlocked_transaction_retry(sessions, sequencing, tx)
     (record,) = events(caplog, "transaction_retry")
